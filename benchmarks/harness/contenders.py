@@ -1,0 +1,169 @@
+"""The six ways of shipping the fixture app, how each is built and how each is started."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .shell import clean_environment, run
+from .workspace import Workspace
+
+APP_SCRIPT = "bench-app"
+APP_ARGUMENTS = ("--name", "bench")
+SUCCESS_MARKER = "bench-app ok"
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a build needs: the tools, the interpreter, and an environment whose caches point at
+    `cache_dir` (empty for a cold build, kept between warm rebuilds)."""
+
+    workspace: Workspace
+    interpreter: Path
+    cache_dir: Path
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return clean_environment(
+            dont_write_bytecode=False,
+            extra={
+                "XDG_CACHE_HOME": str(self.cache_dir / "xdg"),
+                "PIP_CACHE_DIR": str(self.cache_dir / "pip"),
+                "PEX_ROOT": str(self.cache_dir / "pex"),
+            },
+        )
+
+
+Builder = Callable[[BuildContext, Path], Path]
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One way of shipping the app. `build` writes into an empty output dir and returns the artifact."""
+
+    key: str
+    label: str
+    build: Builder
+    is_venv: bool = False
+
+    def launch_command(self, interpreter: Path, artifact: Path) -> list[str]:
+        """Every archive runs as `<python3.11> <file> args`; a venv runs its script with its python."""
+        if self.is_venv:
+            return [str(artifact / "bin" / "python"), str(artifact / "bin" / APP_SCRIPT), *APP_ARGUMENTS]
+        return [str(interpreter), str(artifact), *APP_ARGUMENTS]
+
+
+def build_with_hatch_pex(context: BuildContext, output: Path) -> Path:
+    workspace = context.workspace
+    run(
+        [workspace.tools_python, "-m", "hatchling", "build", "-t", "pex", "-d", output],
+        context.environment,
+        cwd=workspace.app,
+    )
+    return only_file(output, ".pex")
+
+
+def build_with_pex_cli(extra_arguments: Sequence[str]) -> Builder:
+    def build(context: BuildContext, output: Path) -> Path:
+        artifact = output / f"{APP_SCRIPT}.pex"
+        workspace = context.workspace
+        run(
+            [workspace.tool("pex"), workspace.app, "-c", APP_SCRIPT, "-o", artifact, *extra_arguments],
+            context.environment,
+        )
+        return artifact
+
+    return build
+
+
+def build_with_shiv(context: BuildContext, output: Path) -> Path:
+    artifact = output / f"{APP_SCRIPT}.pyz"
+    workspace = context.workspace
+    run([workspace.tool("shiv"), "-c", APP_SCRIPT, "-o", artifact, workspace.app], context.environment)
+    return artifact
+
+
+def build_venv(system_site_packages: bool) -> Builder:
+    """`python -m venv` plus the app installed by pip, bytecode compiled (pip does it at install;
+    compileall makes sure of it whatever PYTHONDONTWRITEBYTECODE says)."""
+
+    def build(context: BuildContext, output: Path) -> Path:
+        venv = output / "venv"
+        site_flag = ["--system-site-packages"] if system_site_packages else []
+        run([context.interpreter, "-m", "venv", "--without-pip", *site_flag, venv], context.environment)
+        venv_python = venv / "bin" / "python"
+        run(
+            [
+                context.workspace.tools_python,
+                "-m",
+                "pip",
+                "--python",
+                venv_python,
+                "install",
+                "--quiet",
+                "--compile",
+                "--ignore-installed",
+                context.workspace.app,
+            ],
+            context.environment,
+        )
+        run([venv_python, "-m", "compileall", "-q", "-j", "0", site_packages(venv)], context.environment)
+        return venv
+
+    return build
+
+
+def site_packages(venv: Path) -> Path:
+    return only_dir(venv / "lib", "python") / "site-packages"
+
+
+def only_file(directory: Path, suffix: str) -> Path:
+    found = [path for path in directory.iterdir() if path.is_file() and path.name.endswith(suffix)]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one *{suffix} in {directory}, found {[p.name for p in found]}")
+    return found[0]
+
+
+def only_dir(directory: Path, prefix: str) -> Path:
+    found = [path for path in directory.iterdir() if path.is_dir() and path.name.startswith(prefix)]
+    if len(found) != 1:
+        raise RuntimeError(f"expected one {prefix}* directory in {directory}, found {found}")
+    return found[0]
+
+
+def artifact_size(artifact: Path) -> int:
+    """Bytes of the file, or of every regular file under a venv (symlinks not followed)."""
+    if artifact.is_file():
+        return artifact.stat().st_size
+    total = 0
+    for directory, _, names in os.walk(artifact):
+        for name in names:
+            path = Path(directory, name)
+            if not path.is_symlink():
+                total += path.stat().st_size
+    return total
+
+
+HATCH_PEX = "hatch-pex"
+PEX = "pex"
+PEX_VENV = "pex-venv"
+SHIV = "shiv"
+VENV = "venv"
+SYSTEM_SITE_VENV = "venv-system-site"
+
+CONTENDERS: tuple[Contender, ...] = (
+    Contender(HATCH_PEX, "hatch-pex (`hatch build -t pex`)", build_with_hatch_pex),
+    Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([])),
+    Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"])),
+    Contender(SHIV, "shiv", build_with_shiv),
+    Contender(VENV, "plain venv", build_venv(system_site_packages=False), is_venv=True),
+    Contender(
+        SYSTEM_SITE_VENV, "venv `--system-site-packages`", build_venv(system_site_packages=True), is_venv=True
+    ),
+)
+
+
+def contender(key: str) -> Contender:
+    return next(candidate for candidate in CONTENDERS if candidate.key == key)

@@ -1,0 +1,108 @@
+"""docs/benchmarks.md: the tables with the method, the machine and the command around them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .contenders import APP_ARGUMENTS, APP_SCRIPT
+from .report import tables
+from .results import Results
+
+ARGUMENTS = " ".join(APP_ARGUMENTS)
+
+METHOD = f"""\
+## How it is measured
+
+- One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich, reads
+  their versions from their metadata, prepares an HTTP request without sending it and prints a small
+  rich table), shipped six ways: `python -m hatchling build -t pex` with this repository's plugin; the PEX
+  CLI (`pex <app> -c {APP_SCRIPT} -o ...`), default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o
+  ... <app>`; `pip install` into a plain venv and into a `--system-site-packages` venv. Every tool's
+  defaults are kept.
+- One interpreter for all: the real CPython 3.11 binary (not the pyenv shim). Archives run as
+  `<python3.11> <file> {ARGUMENTS}`, so no shebang or shim differs; a venv runs as
+  `<venv>/bin/python <venv>/bin/{APP_SCRIPT} {ARGUMENTS}`. Every run is checked for the app's output.
+- Interleaved: each round starts every contender once, under both variants, in an order rotated by one
+  each round. Time is `time.perf_counter()` around `subprocess.run`, i.e. fork to exit.
+- Warm start: each contender and variant keeps one `PEX_ROOT` / `SHIV_ROOT`, populated by a discarded
+  first run. First start: a new, empty `PEX_ROOT` / `SHIV_ROOT` for every run (removed afterwards,
+  outside the timing); one discarded warm-up round. The venvs have no cache: their first start is any
+  start, their cost is in the build column.
+- Bytecode: the machine this ran on sets `PYTHONDONTWRITEBYTECODE=1` globally (common in containers), so
+  both variants are measured: without the variable, and with it. The venvs' bytecode is compiled at
+  install (pip `--compile`, then `compileall` to be sure), so with the variable set they are not left
+  compiling their sources on every start; the archives' caches get whatever bytecode their own tool writes.
+- The `--system-site-packages` venv is installed with `pip install --ignore-installed`, so it runs the
+  same versions of click, requests and rich as everyone else; what it adds is the interpreter's own
+  site-packages on `sys.path` and its `.pth` files. The bare interpreter pays for those too, on every
+  start of every archive: the two reference rows show that floor.
+- Build: cold means every cache empty (a fresh `PIP_CACHE_DIR`, `XDG_CACHE_HOME` and `PEX_ROOT` per
+  build, downloads from PyPI included); warm means those caches kept from a discarded priming build (for
+  the PEX CLI: its `PEX_ROOT` warm). A venv's build is `python -m venv` plus `pip install` (and compile).
+- Size: the file; for a venv, every regular file under it (created `--without-pip`).
+"""
+
+
+def facts_section(meta: dict[str, Any]) -> list[str]:
+    tools = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("tool_versions", {}).items()))
+    app = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("app_versions", {}).items()))
+    return [
+        "## Machine and versions",
+        "",
+        f"- Date: {meta.get('date')}; hatch-pex revision: {meta.get('revision')}",
+        f"- CPU: {meta.get('cpu_count')} cores, {meta.get('cpu_model')}; memory: {meta.get('memory')}",
+        f"- Platform: {meta.get('platform')}",
+        f"- Interpreter: CPython {meta.get('interpreter_version')} (`{meta.get('interpreter')}`)",
+        f"- Interpreter's own site-packages: {meta.get('base_site_packages')}",
+        f"- Tools: {tools}",
+        f"- App dependencies (as resolved into the venv): {app}",
+        "",
+    ]
+
+
+def failure_section(results: Results) -> list[str]:
+    lines = []
+    for outcome in results.outcomes:
+        if not outcome.measured:
+            lines += [
+                f"- **{outcome.label}**:",
+                "",
+                "  ```",
+                *(f"  {line}" for line in outcome.status.splitlines()),
+                "  ```",
+                "",
+            ]
+    return ["## Not measured", "", *lines] if lines else []
+
+
+def render_document(results: Results, chart_name: str | None) -> str:
+    meta = results.meta
+    command = meta.get("command", "python3 benchmarks/run.py")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {meta.get('date')} with `{command}` (about ten minutes on two cores; `--quick` for a",
+        "short run). Lower is better everywhere. Ratios divide a contender's median by the named baseline's.",
+        "",
+    ]
+    if chart_name:
+        lines += [f"![start times, build times and sizes]({chart_name})", ""]
+    lines += tables(results)
+    lines += failure_section(results)
+    lines += [METHOD]
+    lines += facts_section(meta)
+    lines += [
+        "## Reproduce",
+        "",
+        "```",
+        "python3 benchmarks/run.py            # full run, rewrites this page and its chart",
+        "python3 benchmarks/run.py --quick    # fewer rounds",
+        "python3 benchmarks/run.py --help     # rounds, interpreter, contenders, output paths",
+        "```",
+        "",
+        "It needs CPython 3.11 (pyenv or on PATH) and PyPI; it installs pex, shiv, hatch, matplotlib and",
+        "this repository's plugin into `benchmarks/work/` (gitignored). The raw samples of the last run",
+        "are in `benchmarks/work/results.json`.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,184 @@
+"""Medians, ratios and the Markdown document (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .contenders import HATCH_PEX, SHIV, SYSTEM_SITE_VENV, VENV
+from .measure import VARIANT_LABELS, VARIANTS
+from .results import Outcome, Results
+
+BARE_PYTHON = "python"
+BARE_VENV_PYTHON = "venv-python"
+REFERENCE_LABELS = {
+    BARE_PYTHON: "reference: `python3.11 -c pass`",
+    BARE_VENV_PYTHON: "reference: venv's `python -c pass`",
+}
+WARM_TARGETS = ((VENV, 1.0), (SYSTEM_SITE_VENV, 0.95))
+TIMES = "\u00d7"  # the multiplication sign of "1.20x"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A ratio column: the contender's median divided by `baseline`'s."""
+
+    baseline: str
+    title: str
+
+
+def median(samples: Sequence[float] | None) -> float | None:
+    return statistics.median(samples) if samples else None
+
+
+def format_ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    milliseconds = seconds * 1000
+    return f"{milliseconds:.0f} ms" if milliseconds >= 100 else f"{milliseconds:.1f} ms"
+
+
+def format_seconds(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f} s"
+
+
+def format_megabytes(size: int | None) -> str:
+    return "-" if size is None else f"{size / 1e6:.1f} MB"
+
+
+def format_ratio(value: float | None, baseline: float | None) -> str:
+    return "-" if value is None or not baseline else f"{value / baseline:.2f}{TIMES}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def missing_row(outcome: Outcome, width: int) -> list[str]:
+    return [outcome.label, outcome.status, *["-"] * (width - 2)]
+
+
+def start_rows(
+    samples: dict[str, dict[str, list[float]]],
+    keys_and_labels: Sequence[tuple[str, str]],
+    columns: Sequence[Column],
+) -> list[list[str]]:
+    rows = []
+    for key, label in keys_and_labels:
+        row = [label]
+        for variant in VARIANTS:
+            by_key = samples.get(variant, {})
+            value = median(by_key.get(key))
+            row.append(format_ms(value))
+            row += [format_ratio(value, median(by_key.get(column.baseline))) for column in columns]
+        rows.append(row)
+    return rows
+
+
+def start_table(
+    results: Results,
+    samples: dict[str, dict[str, list[float]]],
+    columns: Sequence[Column],
+    with_references: bool,
+) -> list[str]:
+    header = ["contender"]
+    for variant in VARIANTS:
+        header += [f"{VARIANT_LABELS[variant]}: median", *(column.title for column in columns)]
+    measured = [(outcome.key, outcome.label) for outcome in results.outcomes if outcome.measured]
+    if with_references:
+        measured += [
+            (key, label) for key, label in REFERENCE_LABELS.items() if key in samples.get("default", {})
+        ]
+    rows = start_rows(samples, measured, columns)
+    rows += [missing_row(outcome, len(header)) for outcome in results.outcomes if not outcome.measured]
+    return table(header, rows)
+
+
+def warm_table(results: Results) -> list[str]:
+    columns = [Column(VENV, f"{TIMES} venv"), Column(SYSTEM_SITE_VENV, f"{TIMES} system-site venv")]
+    return start_table(results, results.warm, columns, with_references=True)
+
+
+def first_start_table(results: Results) -> list[str]:
+    columns = [Column(VENV, f"{TIMES} venv"), Column(SHIV, f"{TIMES} shiv")]
+    return start_table(results, results.first, columns, with_references=False)
+
+
+def build_table(results: Results) -> list[str]:
+    header = ["contender", "cold build", "warm rebuild", "size", f"{TIMES} shiv size"]
+    shiv = results.outcome(SHIV)
+    shiv_size = shiv.size_bytes if shiv else None
+    rows = []
+    for outcome in results.outcomes:
+        if not outcome.measured:
+            rows.append(missing_row(outcome, len(header)))
+            continue
+        rows.append(
+            [
+                outcome.label,
+                format_seconds(median(results.build_cold.get(outcome.key))),
+                format_seconds(median(results.build_warm.get(outcome.key))),
+                format_megabytes(outcome.size_bytes),
+                format_ratio(outcome.size_bytes, shiv_size),
+            ]
+        )
+    return table(header, rows)
+
+
+def verdict(value: float | None, limit: float | None, factor: float = 1.0) -> str:
+    if value is None or not limit:
+        return "-"
+    ratio = value / limit
+    return f"{ratio:.2f}{TIMES} ({'met' if ratio <= factor else 'missed'})"
+
+
+def target_rows(results: Results) -> list[list[str]]:
+    def for_variants(samples: dict[str, dict[str, list[float]]], baseline: str, factor: float) -> list[str]:
+        medians = [samples.get(variant, {}) for variant in VARIANTS]
+        return [
+            verdict(median(by_key.get(HATCH_PEX)), median(by_key.get(baseline)), factor) for by_key in medians
+        ]
+
+    rows = [
+        [f"warm start ≤ {factor:.2f}{TIMES} {label}", *for_variants(results.warm, key, factor)]
+        for (key, factor), label in zip(WARM_TARGETS, ("plain venv", "system-site venv"))
+    ]
+    rows.append(["first start ≤ shiv's", *for_variants(results.first, SHIV, 1.0)])
+    ours, shiv = results.outcome(HATCH_PEX), results.outcome(SHIV)
+    size = verdict(ours.size_bytes if ours else None, shiv.size_bytes if shiv else None)
+    rows.append(["file size ≤ shiv's", size, size])
+    return rows
+
+
+def targets_table(results: Results) -> list[str]:
+    header = ["hatch-pex target", *(VARIANT_LABELS[variant] for variant in VARIANTS)]
+    ours = results.outcome(HATCH_PEX)
+    if ours is not None and not ours.measured:
+        return [f"hatch-pex was not measured: {ours.status} (see below)."]
+    return table(header, target_rows(results))
+
+
+def tables(results: Results) -> list[str]:
+    """The tables alone, as printed on the console."""
+    rounds = results.meta.get("rounds", {})
+    return [
+        "## Targets (hatch-pex's median ÷ the baseline's)",
+        "",
+        *targets_table(results),
+        "",
+        f"## Warm start (cache populated; median of {rounds.get('warm', '?')} rounds)",
+        "",
+        *warm_table(results),
+        "",
+        f"## First start (empty PEX_ROOT / SHIV_ROOT; median of {rounds.get('cold', '?')} rounds)",
+        "",
+        *first_start_table(results),
+        "",
+        f"## Build time (median of {rounds.get('build', '?')} rounds) and size",
+        "",
+        *build_table(results),
+        "",
+    ]

@@ -1,0 +1,1 @@
+"""hatch-pex: a Hatch build target that writes one executable .pex file."""

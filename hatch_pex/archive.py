@@ -1,0 +1,181 @@
+"""Write the .pex: a shebang line, then a zip, laid out as docs/format.md describes.
+
+The file is reproducible (sorted members, fixed timestamps and modes, sorted JSON) and written
+atomically: a temporary file beside the output is renamed into place only once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT = "hatch-pex/1"
+BOOTSTRAP_SOURCE = Path(__file__).parent / "bootstrap"
+BOOTSTRAP_PACKAGE = ".bootstrap/_hatch_pex_boot"
+MAIN_STUB = "main_stub.py"
+DEPS_DIR = ".deps"
+PEX_INFO = "PEX-INFO"
+PARTIAL_MARKER = ".partial-"
+_ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip entry can hold
+
+
+@dataclass(frozen=True)
+class Member:
+    """One zip member: bytes in memory, or a file on disk (wheels, which can be large)."""
+
+    name: str
+    data: bytes | None = None
+    source: str | None = None
+    compress: bool = True
+
+    def chunks(self) -> Iterator[bytes]:
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.source is not None
+        with open(self.source, "rb") as stream:
+            yield from iter(lambda: stream.read(1 << 20), b"")
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for chunk in self.chunks():
+            digest.update(chunk)
+        return digest.hexdigest()
+
+
+def bootstrap_members() -> list[Member]:
+    """The stdlib-only runtime and the `__main__.py` stub that starts it."""
+    members = [Member("__main__.py", (BOOTSTRAP_SOURCE / MAIN_STUB).read_bytes())]
+    for path in sorted(BOOTSTRAP_SOURCE.glob("*.py")):
+        if path.name != MAIN_STUB:
+            members.append(Member(f"{BOOTSTRAP_PACKAGE}/{path.name}", path.read_bytes()))
+    return members
+
+
+def wheel_member(wheel_path: str) -> Member:
+    # Wheels are deflated already; deflating them again costs time and saves nothing.
+    return Member(f"{DEPS_DIR}/{os.path.basename(wheel_path)}", source=wheel_path, compress=False)
+
+
+def content_hash(members: list[Member]) -> str:
+    """sha256 over the names and contents of `members`, independent of their order."""
+    digest = hashlib.sha256()
+    for member in sorted(members, key=lambda m: m.name):
+        digest.update(member.name.encode() + b"\0" + member.sha256().encode() + b"\n")
+    return digest.hexdigest()
+
+
+def pex_info_member(pex_info: dict[str, object]) -> Member:
+    text = json.dumps(pex_info, sort_keys=True, indent=2) + "\n"
+    return Member(PEX_INFO, text.encode("utf-8"))
+
+
+def zip_timestamp(reproducible: bool) -> float:
+    if not reproducible:
+        return time.time()
+    from hatchling.builders.utils import get_reproducible_timestamp
+
+    return float(max(get_reproducible_timestamp(), _ZIP_EPOCH))
+
+
+def write_pex(output: str, *, shebang: str, members: list[Member], compression: int, timestamp: float) -> str:
+    """Write the archive to `output` atomically, executable; return `output`."""
+    directory = os.path.dirname(os.path.abspath(output))
+    os.makedirs(directory, exist_ok=True)
+    remove_stale_partials(directory)
+    partial = os.path.join(directory, f".{os.path.basename(output)}{PARTIAL_MARKER}{os.getpid()}")
+    date_time = time.gmtime(timestamp)[:6]
+    try:
+        with _terminate_as_exception(), open(partial, "wb") as stream:
+            stream.write(f"#!{shebang}\n".encode())
+            with zipfile.ZipFile(stream, "w") as archive:
+                for member in sorted(members, key=lambda m: m.name):
+                    _write_member(archive, member, date_time, compression)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(partial, 0o755)
+        os.replace(partial, output)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+    return output
+
+
+def _write_member(
+    archive: zipfile.ZipFile, member: Member, date_time: tuple[int, ...], compression: int
+) -> None:
+    info = zipfile.ZipInfo(member.name, date_time=date_time)  # type: ignore[arg-type]
+    info.create_system = 3  # unix, so that the mode below is honoured
+    info.external_attr = (0o100644 & 0xFFFF) << 16
+    if member.compress and compression > 0:
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info._compresslevel = compression  # type: ignore[attr-defined]  # the public API lacks a per-member level
+    else:
+        info.compress_type = zipfile.ZIP_STORED
+    size = len(member.data) if member.data is not None else os.path.getsize(member.source or "")
+    info.file_size = size
+    with archive.open(info, "w", force_zip64=size > 0x7FFFFFFF) as target:
+        for chunk in member.chunks():
+            target.write(chunk)
+
+
+def remove_stale_partials(directory: str) -> None:
+    """Remove temporary files left by builds that were killed (they never reach an output name)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            if name.startswith(".") and PARTIAL_MARKER in name:
+                pid = name.rpartition(PARTIAL_MARKER)[2]
+                if not (pid.isdigit() and _process_alive(int(pid))):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(directory, name))
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM into an exception while writing, so that the partial file is removed."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def read_pex_info(path: str) -> dict[str, object] | None:
+    """PEX-INFO of a file this plugin wrote, or None for anything else."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = json.loads(archive.read(PEX_INFO))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if not isinstance(info, dict) or not str(info.get("format", "")).startswith("hatch-pex/"):
+        return None
+    return info

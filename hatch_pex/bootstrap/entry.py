@@ -1,0 +1,200 @@
+"""What the pex runs: its entry point, PEX_MODULE, PEX_SCRIPT, or the interpreter mode.
+
+`choose` runs before anything is changed (its errors are start failures); `run` runs the user's code and
+lets its exceptions propagate, so Python prints the usual traceback and exits 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .log import BootError, log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() not in ("", "0", "false", "no")
+
+
+def choose(entry_point: str | None, entries: Sequence[str]) -> tuple[str, str]:
+    """(kind, value): ("call", "mod:func"), ("module", "mod"), ("path", file) or ("interpreter", "")."""
+    env = os.environ
+    if _truthy(env.get("PEX_INTERPRETER")):
+        return _interpreter_target()
+    script = env.get("PEX_SCRIPT")
+    if script:
+        return script_target(script, entries)
+    target = env.get("PEX_MODULE") or entry_point
+    if not target:
+        return _interpreter_target()
+    return parse_entry_point(target)
+
+
+def parse_entry_point(text: str) -> tuple[str, str]:
+    spec = text.split("[", 1)[0].strip()  # drop console-script extras: "mod:func [extra]"
+    module, _, attrs = spec.partition(":")
+    if not module.strip() or (":" in spec and not attrs.strip()):
+        raise BootError(f"entry point {text!r} is not 'module' or 'module:function'")
+    return ("call", f"{module.strip()}:{attrs.strip()}") if attrs else ("module", module.strip())
+
+
+def _interpreter_target() -> tuple[str, str]:
+    args = sys.argv[1:]
+    if args and args[0].startswith("-") and not args[0].startswith(("-c", "-m")) and args[0] != "-":
+        raise BootError(f"interpreter mode takes -c CODE, -m MODULE, - or a script path; not {args[0]!r}")
+    if args and args[0] in ("-c", "-m") and len(args) < 2:
+        raise BootError(f"interpreter mode: {args[0]} needs an argument")
+    return ("interpreter", "")
+
+
+def console_scripts(entries: Sequence[str]) -> dict[str, str]:
+    """{script name: "mod:func"} from every entry's dist-info entry_points.txt (first entry wins)."""
+    scripts: dict[str, str] = {}
+    for entry in entries:
+        for name in _listdir(entry):
+            if not name.endswith(".dist-info"):
+                continue
+            try:
+                with open(os.path.join(entry, name, "entry_points.txt"), encoding="utf-8") as file:
+                    text = file.read()
+            except OSError:
+                continue
+            for key, value in parse_entry_points(text, ("console_scripts", "gui_scripts")):
+                scripts.setdefault(key, value)
+    return scripts
+
+
+def parse_entry_points(text: str, sections: Sequence[str]) -> list[tuple[str, str]]:
+    found, section = [], None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section in sections and "=" in line:
+            key, _, value = line.partition("=")
+            found.append((key.strip(), value.strip()))
+    return found
+
+
+def data_scripts(entries: Sequence[str]) -> dict[str, str]:
+    """{name: path} of the plain scripts wheels ship in <name>.data/scripts."""
+    scripts: dict[str, str] = {}
+    for entry in entries:
+        for name in _listdir(entry):
+            if name.endswith(".data"):
+                directory = os.path.join(entry, name, "scripts")
+                for script in _listdir(directory):
+                    scripts.setdefault(script, os.path.join(directory, script))
+    return scripts
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def script_target(script: str, entries: Sequence[str]) -> tuple[str, str]:
+    known = console_scripts(entries)
+    if script in known:
+        return parse_entry_point(known[script])
+    plain = data_scripts(entries)
+    if script in plain:
+        return ("path", plain[script])
+    available = ", ".join(sorted(set(known) | set(plain))) or "none"
+    raise BootError(f"PEX_SCRIPT={script}: no such console script in this pex; available: {available}")
+
+
+def run(kind: str, value: str, project: str = "") -> None:
+    log(f"running {kind} {value}".rstrip(), 1)
+    if kind == "call":
+        module_name, _, attrs = value.partition(":")
+        __import__(module_name)
+        target: object = sys.modules[module_name]
+        for attr in attrs.split("."):
+            target = getattr(target, attr)
+        if not callable(target):
+            raise TypeError(f"entry point {value} is not callable")
+        sys.exit(target())
+    if kind == "module":
+        import runpy
+
+        runpy.run_module(value, run_name="__main__", alter_sys=True)
+    elif kind == "path":
+        _run_path(value, sys.argv[1:])
+    else:
+        interpreter(sys.argv[1:], project)
+
+
+def _fresh_main() -> dict[str, object]:
+    """A clean __main__ for -c, stdin and the REPL (the stub's module stays out of the user's way)."""
+    import builtins
+
+    main = type(sys)("__main__")
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    return main.__dict__
+
+
+def _run_path(path: str, args: Sequence[str]) -> None:
+    import runpy
+
+    sys.argv = [path, *args]
+    runpy.run_path(path, run_name="__main__")
+
+
+def _exec_source(source: str, filename: str) -> None:
+    namespace = _fresh_main()
+    exec(compile(source, filename, "exec"), namespace)
+
+
+def interpreter(args: Sequence[str], project: str = "") -> None:
+    """Like `python [-c CODE | -m MODULE | - | script] [args]`, with the pex's distributions importable."""
+    import runpy
+
+    if args and args[0].startswith("-c"):
+        code, rest = (args[1], args[2:]) if args[0] == "-c" else (args[0][2:], args[1:])
+        sys.argv = ["-c", *rest]
+        sys.path.insert(0, "")
+        _exec_source(code, "<string>")
+    elif args and args[0].startswith("-m"):
+        module, rest = (args[1], args[2:]) if args[0] == "-m" else (args[0][2:], args[1:])
+        sys.argv = [module, *rest]  # run_module puts the module's file in argv[0], as python -m does
+        sys.path.insert(0, os.getcwd())
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    elif args and args[0] != "-":
+        sys.path.insert(0, os.path.dirname(os.path.realpath(args[0])))
+        _run_path(args[0], args[1:])
+    elif args or not sys.stdin.isatty():
+        sys.argv = ["-", *args[1:]] if args else [""]
+        sys.path.insert(0, "")
+        _exec_source(sys.stdin.read(), "<stdin>")
+    else:
+        _repl(project)
+
+
+def _repl(project: str) -> None:
+    import code
+
+    sys.argv = [""]
+    sys.path.insert(0, "")
+    namespace = _fresh_main()
+    try:
+        import readline
+        import rlcompleter
+
+        readline.set_completer(rlcompleter.Completer(namespace).complete)
+        readline.parse_and_bind("tab: complete")
+    except ImportError:
+        pass
+    banner = (
+        f"Python {sys.version} on {sys.platform}\nhatch-pex interpreter{f' for {project}' if project else ''}"
+    )
+    code.interact(banner=banner, local=namespace, exitmsg="")

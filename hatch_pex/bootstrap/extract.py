@@ -1,0 +1,54 @@
+"""Unpacking one wheel as a site-packages directory (cold path only: imports zipfile).
+
+`<name>.data/purelib` and `<name>.data/platlib` go to the top, `<name>.data/scripts` (and any other
+`.data` directory) stay where they are for the venv tool, file modes come from the zip's external_attr.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import shutil
+import zipfile
+
+from .log import BootError
+
+
+def target_path(member: str) -> str:
+    """Where a wheel member lands, relative to the entry; rejects names escaping the entry."""
+    parts = member.split("/", 2)
+    if len(parts) == 3 and parts[0].endswith(".data") and parts[1] in ("purelib", "platlib"):
+        member = parts[2]
+    normal = posixpath.normpath(member)
+    if (
+        normal.startswith(("/", "../"))
+        or normal == ".."
+        or "\\" in normal
+        or "\n" in normal
+        or "\t" in normal
+    ):
+        raise BootError(f"wheel member {member!r} has an unsafe path")
+    return normal
+
+
+def unpack(wheel: bytes, dest: str) -> list[tuple[str, int]]:
+    """Unpacks the wheel bytes into `dest` (which exists); returns [(relative path, size)]."""
+    files: dict[str, int] = {}
+    made: set[str] = {dest}
+    with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            relative = target_path(info.filename)
+            path = os.path.join(dest, *relative.split("/"))
+            parent = os.path.dirname(path)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            with archive.open(info) as source, open(path, "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+            mode = (info.external_attr >> 16) & 0o777
+            os.chmod(path, (mode | 0o400) if mode else 0o644)
+            files[relative] = info.file_size
+    return sorted(files.items())

@@ -1,0 +1,104 @@
+"""The start after PEX-INFO is read: verify the warm record (or resolve a new one), isolate sys.path,
+install the bytecode hook, inject the environment, then run the target outside any error handling.
+
+Every runtime module imported at the top of this file is on the warm path and must be listed in
+record.WARM_MODULES (their compiled code is kept in the warm record).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from . import bytecode, entry, isolation
+from .cache import verify
+from .log import EXIT_START_FAILURE, VERBOSITY, BootError, log, since
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # same value as interpreter.REEXEC_MARKER
+TOUCH_EVERY_SECONDS = 86400
+
+
+def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: float) -> None:
+    try:
+        reexec_from = os.environ.pop(REEXEC_MARKER, None)  # not inherited by the app's own children
+        if "PEX_TOOLS" in os.environ:
+            from .tools import main
+
+            sys.exit(main(pex, raw, sys.argv[1:]))
+        if record is not None:
+            problem = _damaged(record)
+            if problem:
+                log(f"cache entry damaged: {problem}; rebuilding")
+                record = None
+            else:
+                log(f"warm start: record {record['path']}")
+        if record is None:
+            from .resolve import resolve
+
+            record = resolve(pex, raw, reexec_from)
+        kind, value = _prepare(record)
+    except BootError as exc:
+        sys.stderr.write(f"hatch-pex: error: {exc}\n")
+        sys.exit(EXIT_START_FAILURE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a runtime bug: still no traceback unless asked for
+        if VERBOSITY:
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(
+            f"hatch-pex: internal error: {type(exc).__name__}: {exc} (PEX_VERBOSE=1 shows the traceback)\n"
+        )
+        sys.exit(EXIT_START_FAILURE)
+    log(f"ready in {since(started)}")
+    entry.run(kind, value, str(record.get("project") or ""))
+
+
+def _entries(record: dict[str, object]) -> Sequence[tuple[str, str, Sequence[str], Sequence[int]]]:
+    entries = record["entries"]
+    assert isinstance(entries, tuple)
+    return entries
+
+
+def _damaged(record: dict[str, object]) -> str | None:
+    started = time.perf_counter()
+    count = 0
+    for directory, wheel, files, sizes in _entries(record):
+        problem = verify(directory, files, sizes)
+        if problem:
+            return f"{directory} ({wheel}): {problem}"
+        count += len(files)
+    log(f"verified {count} files in {since(started)}", 2)
+    return None
+
+
+def _prepare(record: dict[str, object]) -> tuple[str, str]:
+    directories = [directory for directory, _, _, _ in _entries(record)]
+    entry_point = record["entry_point"]
+    kind, value = entry.choose(entry_point if isinstance(entry_point, str) else None, directories)
+    inherit = os.environ.get("PEX_INHERIT_PATH") or str(record["inherit_path"])
+    inherit = {"true": "prefer", "1": "prefer", "0": "false"}.get(inherit.lower(), inherit.lower())
+    if inherit not in ("false", "prefer", "fallback"):
+        raise BootError(f"PEX_INHERIT_PATH={inherit!r}: expected false, prefer or fallback")
+    stdlib, pth = record["stdlib"], record["pth"]
+    assert isinstance(stdlib, tuple) and isinstance(pth, tuple)
+    isolation.isolate(stdlib, directories, pth, inherit)
+    log(f"sys.path = {sys.path}", 1)
+    bytecode.install(os.path.join(str(record["root"]), "installs"))
+    inject = record["inject_env"]
+    if isinstance(inject, dict):
+        for key, value_ in inject.items():
+            os.environ.setdefault(key, value_)
+    mtime = record["mtime"]
+    if isinstance(mtime, float) and time.time() - mtime > TOUCH_EVERY_SECONDS:  # last use, for cache prune
+        try:  # noqa: SIM105 - contextlib would be one more import on the warm path
+            os.utime(str(record["path"]))
+        except OSError:
+            pass
+    return kind, value

@@ -1,0 +1,85 @@
+"""The warm record: `$PEX_ROOT/pexes/<pex_hash>/<interpreter key>`, one marshal file per pex and interpreter.
+
+It holds everything a warm start needs, so that start reads one file and parses no JSON: the PEX-INFO
+bytes it was made from (compared byte for byte), the interpreter identity, the stdlib paths to keep,
+each entry with its manifest (file names and sizes to stat), the .pth files, and the compiled code of
+the runtime modules the warm path imports.
+Its mtime is the pex's last use (launch.py refreshes it once a day).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+from . import RECORD_FORMAT, interpreter_identity, pex_hash_of, record_path
+from .bytecode import write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import CodeType
+
+PACKAGE = __name__.rpartition(".")[0]
+# Every runtime module `launch` imports (tests/test_runtime_unit.py checks this list stays complete).
+WARM_MODULES = ("launch", "log", "cache", "isolation", "bytecode", "entry")
+
+
+def compile_warm_modules(pex: str) -> dict[str, CodeType]:
+    """Code objects of WARM_MODULES (all loaded by now), with the file names zipimport gives them."""
+    codes = {}
+    for name in WARM_MODULES:
+        fullname = f"{PACKAGE}.{name}"
+        loader = getattr(sys.modules[fullname], "__loader__", None)
+        source = getattr(loader, "get_source", lambda _: None)(fullname)
+        if source is None:
+            return {}
+        filename = os.path.join(pex, ".bootstrap", PACKAGE, f"{name}.py")
+        codes[fullname] = compile(source, filename, "exec", dont_inherit=True)
+    return codes
+
+
+def build(
+    pex: str,
+    raw: bytes,
+    root: str,
+    stdlib: Sequence[str],
+    entries: Sequence[tuple[str, str, Sequence[str], Sequence[int]]],
+    entry_point: str | None,
+    inherit_path: str,
+    inject_env: dict[str, str],
+    project: str,
+) -> dict[str, object]:
+    pth = [
+        os.path.join(entry, name)
+        for entry, _, files, _ in entries
+        for name in sorted(files)
+        if name.endswith(".pth") and "/" not in name
+    ]
+    return {
+        "format": RECORD_FORMAT,
+        "pexinfo": raw,
+        "identity": interpreter_identity(),
+        "root": root,
+        "stdlib": tuple(stdlib),
+        "entries": tuple(
+            (entry, wheel, tuple(files), tuple(sizes)) for entry, wheel, files, sizes in entries
+        ),
+        "pth": tuple(pth),
+        "entry_point": entry_point,
+        "inherit_path": inherit_path,
+        "inject_env": dict(inject_env),
+        "project": project,
+        "code": compile_warm_modules(pex),
+    }
+
+
+def save(record: dict[str, object]) -> str | None:
+    """Writes the record next to its cache entries; None when the pex has no pex_hash or it failed."""
+    raw = record["pexinfo"]
+    pex_hash = pex_hash_of(raw) if isinstance(raw, bytes) else None
+    if pex_hash is None:
+        return None
+    path = record_path(str(record["root"]), pex_hash)
+    return path if write_atomic(path, marshal.dumps(record)) else None

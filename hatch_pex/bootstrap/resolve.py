@@ -1,0 +1,62 @@
+"""The cold start: parse PEX-INFO, check the interpreter (re-exec if needed), pick the wheels, make sure
+their cache entries exist and are intact, and write the warm record the next start reads instead."""
+
+from __future__ import annotations
+
+import os
+
+from . import cache
+from .interpreter import current_facts, describe, fit, reexec_or_fail
+from .log import BootError, log
+from .pexinfo import PexInfo
+from .record import build, save
+
+
+def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
+    info = PexInfo(raw)
+    root = cache.writable_root()
+    found = current_facts(root)
+    chosen, reasons = fit(info, found)
+    here = describe(found)
+    if reasons:
+        if reexec_from:
+            raise BootError(
+                f"re-executed under {reexec_from} but {here} does not fit {info.project_name}: "
+                + "; ".join(reasons)
+            )
+        log(f"{here} does not fit: {'; '.join(reasons)}; searching for an interpreter")
+        reexec_or_fail(pex, info, [(here, "; ".join(reasons))])
+    constraints = " or ".join(info.interpreter_constraints) or "any version"
+    log(f"interpreter {here} fits ({constraints}, {len(chosen)} wheels)")
+
+    source = cache.WheelSource(pex, info.distributions)
+    entries = []
+    try:
+        for _, wheel in sorted(chosen.items()):
+            sha256 = info.distributions[wheel]
+            files, sizes = cache.ensure_entry(root, sha256, wheel, source)
+            entries.append((os.path.join(root, "installs", sha256), wheel, files, sizes))
+    except OSError as exc:
+        raise BootError(f"cannot unpack the wheels into the cache {root}: {exc}") from None
+    finally:
+        source.close()
+
+    stdlib = found["stdlib"]
+    record = build(
+        pex,
+        raw,
+        root,
+        [str(p) for p in stdlib] if isinstance(stdlib, (list, tuple)) else [],
+        entries,
+        info.entry_point,
+        info.inherit_path,
+        info.inject_env,
+        info.project_name,
+    )
+    path = save(record)
+    if path:
+        log(f"wrote warm record {path}", 2)
+    elif not info.pex_hash:
+        log("PEX-INFO has no pex_hash: every start of this pex is a cold start")
+    record["path"], record["mtime"] = path or "", float("inf")
+    return record

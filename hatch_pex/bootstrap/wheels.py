@@ -1,0 +1,71 @@
+"""Wheel file names: parsing them and picking, per project, the wheel that ranks best for a tag list."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+
+class WheelName:
+    """`{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`, compressed tag sets expanded."""
+
+    def __init__(self, filename: str) -> None:
+        if not filename.endswith(".whl"):
+            raise ValueError(f"not a wheel file name: {filename!r}")
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            raise ValueError(f"not a wheel file name: {filename!r}")
+        self.filename = filename
+        self.name = parts[0]
+        self.project = normalize(parts[0])
+        self.version = parts[1]
+        self.build = parts[2] if len(parts) == 6 else ""
+        pythons, abis, platforms = parts[-3:]
+        self.tags = frozenset(
+            f"{py}-{abi}-{plat}"
+            for py in pythons.split(".")
+            for abi in abis.split(".")
+            for plat in platforms.split(".")
+        )
+
+    def rank(self, tag_rank: dict[str, int]) -> int | None:
+        """Index of this wheel's best tag in the supported list (lower is better); None: unusable."""
+        ranks = [tag_rank[tag] for tag in self.tags if tag in tag_rank]
+        return min(ranks) if ranks else None
+
+
+def normalize(project: str) -> str:
+    """PEP 503 normalisation, so "Markup_Safe" and "markup-safe" group together."""
+    out = []
+    last_sep = False
+    for char in project.lower():
+        if char in "-_.":
+            if not last_sep:
+                out.append("-")
+            last_sep = True
+        else:
+            out.append(char)
+            last_sep = False
+    return "".join(out)
+
+
+def select(filenames: Iterable[str], supported: Sequence[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Returns ({project: best wheel}, {project without a usable wheel: [its wheels]}).
+
+    Ties (same best tag) go to the file name that sorts first, so the choice is stable.
+    """
+    tag_rank: dict[str, int] = {}
+    for index, tag in enumerate(supported):
+        tag_rank.setdefault(tag, index)
+    best: dict[str, tuple[int, str]] = {}
+    seen: dict[str, list[str]] = {}
+    for filename in sorted(filenames):
+        wheel = WheelName(filename)
+        seen.setdefault(wheel.project, []).append(filename)
+        rank = wheel.rank(tag_rank)
+        if rank is not None and (wheel.project not in best or rank < best[wheel.project][0]):
+            best[wheel.project] = (rank, filename)
+    chosen = {project: filename for project, (_, filename) in best.items()}
+    missing = {project: names for project, names in seen.items() if project not in chosen}
+    return chosen, missing

@@ -1,0 +1,270 @@
+"""Resolve the closure with pip and gather one wheel per distribution.
+
+Two steps, both through pip run by the build environment's interpreter, so that pip's own
+configuration (`PIP_*` variables, pip.conf, netrc, keyring) keeps working:
+
+1. `pip install --dry-run --ignore-installed --report` decides the closure (names, versions, the
+   exact files and their sha256) without installing anything.
+2. Files the report names that are not yet in the build cache are fetched with `pip wheel --no-deps`,
+   which also builds wheels from sdist-only distributions. Wheels are cached by the sha256 of the file
+   the index served, so a rebuild only pays for step 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from .redact import redact
+
+
+class ResolveError(Exception):
+    """pip could not produce the closure; the message is safe to show (credentials removed)."""
+
+
+@dataclass(frozen=True)
+class ResolveOptions:
+    """What pip needs to know besides the requirements."""
+
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    pre: bool = False
+    only_binary: list[str] = field(default_factory=list)
+    no_binary: list[str] = field(default_factory=list)
+    requirements_files: list[str] = field(default_factory=list)
+    constraints_files: list[str] = field(default_factory=list)
+
+    def pip_arguments(self) -> list[str]:
+        arguments: list[str] = []
+        if self.index_url:
+            arguments += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            arguments += ["--extra-index-url", url]
+        for link in self.find_links:
+            arguments += ["--find-links", link]
+        if self.no_index:
+            arguments.append("--no-index")
+        if self.pre:
+            arguments.append("--pre")
+        if self.only_binary:
+            arguments += ["--only-binary", ",".join(self.only_binary)]
+        if self.no_binary:
+            arguments += ["--no-binary", ",".join(self.no_binary)]
+        for path in self.constraints_files:
+            arguments += ["--constraint", path]
+        return arguments
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One distribution of the closure, as a wheel file on disk."""
+
+    name: str
+    version: str
+    wheel: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return os.path.basename(self.wheel)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A report entry: what pip chose, and where the file comes from."""
+
+    name: str
+    version: str
+    url: str
+    archive_sha256: str | None
+    is_direct: bool
+
+    @property
+    def is_wheel(self) -> bool:
+        return urlsplit(self.url).path.endswith(".whl")
+
+    @property
+    def local_path(self) -> str | None:
+        parts = urlsplit(self.url)
+        return unquote(parts.path) if parts.scheme == "file" else None
+
+
+def default_build_cache() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "hatch-pex", "build")
+
+
+def resolve(
+    requirements: list[str],
+    options: ResolveOptions,
+    *,
+    work_dir: str,
+    cache_dir: str | None = None,
+    python: str = sys.executable,
+) -> list[Distribution]:
+    """Resolve `requirements` (plus the options' requirements files) to wheels, sorted by name."""
+    plan = _plan(requirements, options, work_dir=work_dir, python=python)
+    cache = cache_dir or default_build_cache()
+    wheels_dir = os.path.join(work_dir, "wheels")
+    os.makedirs(wheels_dir, exist_ok=True)
+
+    found: dict[str, str] = {}
+    to_fetch: list[_Planned] = []
+    for item in plan:
+        wheel = _cached_or_local_wheel(item, cache)
+        if wheel:
+            found[item.name] = wheel
+        else:
+            to_fetch.append(item)
+    if to_fetch:
+        found.update(_fetch(to_fetch, options, wheels_dir, cache, python))
+
+    distributions = []
+    for item in plan:
+        wheel = found[item.name]
+        distributions.append(Distribution(item.name, item.version, wheel, sha256_of(wheel)))
+    return sorted(distributions, key=lambda d: d.name)
+
+
+def _plan(requirements: list[str], options: ResolveOptions, *, work_dir: str, python: str) -> list[_Planned]:
+    report_path = os.path.join(work_dir, "pip-report.json")
+    arguments = ["install", "--dry-run", "--ignore-installed", "--report", report_path, "--quiet"]
+    arguments += options.pip_arguments()
+    for path in options.requirements_files:
+        arguments += ["--requirement", path]
+    arguments += ["--", *requirements]
+    _run_pip(python, arguments, action="resolve the requirements")
+    with open(report_path, encoding="utf-8") as stream:
+        report = json.load(stream)
+    plan = []
+    for entry in report.get("install", []):
+        download = entry.get("download_info", {})
+        hashes = download.get("archive_info", {}).get("hashes", {})
+        plan.append(
+            _Planned(
+                name=str(canonicalize_name(entry["metadata"]["name"])),
+                version=entry["metadata"]["version"],
+                url=download.get("url", ""),
+                archive_sha256=hashes.get("sha256"),
+                is_direct=bool(entry.get("is_direct")),
+            )
+        )
+    return plan
+
+
+def _cache_slot(cache: str, item: _Planned) -> str | None:
+    if not item.archive_sha256:
+        return None
+    # A wheel built from an sdist depends on the interpreter that built it.
+    kind = "wheels" if item.is_wheel else f"built-{sys.implementation.cache_tag}"
+    return os.path.join(cache, kind, item.archive_sha256)
+
+
+def _cached_or_local_wheel(item: _Planned, cache: str) -> str | None:
+    local = item.local_path
+    if local and item.is_wheel and os.path.isfile(local):
+        return local
+    slot = _cache_slot(cache, item)
+    if slot and os.path.isdir(slot):
+        wheels = [name for name in os.listdir(slot) if name.endswith(".whl")]
+        if len(wheels) == 1:
+            return os.path.join(slot, wheels[0])
+    return None
+
+
+def _fetch(
+    items: list[_Planned], options: ResolveOptions, wheels_dir: str, cache: str, python: str
+) -> dict[str, str]:
+    specs = []
+    for item in items:
+        # Direct references (URLs, paths) are fetched from where the report says; the rest by pin,
+        # from the same indexes with the same options, so pip picks the same file again.
+        specs.append(f"{item.name} @ {item.url}" if item.is_direct else f"{item.name}=={item.version}")
+    arguments = ["wheel", "--no-deps", "--wheel-dir", wheels_dir, "--quiet", *options.pip_arguments()]
+    _run_pip(python, [*arguments, "--", *specs], action="download or build the wheels")
+
+    by_name: dict[str, str] = {}
+    for filename in os.listdir(wheels_dir):
+        if filename.endswith(".whl"):
+            name = str(canonicalize_name(parse_wheel_filename(filename)[0]))
+            by_name[name] = os.path.join(wheels_dir, filename)
+    fetched = {}
+    for item in items:
+        wheel = by_name.get(item.name)
+        if wheel is None:
+            raise ResolveError(f"pip did not produce a wheel for {item.name} {item.version}")
+        if item.is_wheel and item.archive_sha256 and sha256_of(wheel) != item.archive_sha256:
+            raise ResolveError(
+                f"The wheel pip downloaded for {item.name} {item.version} ({os.path.basename(wheel)}) does "
+                f"not match the sha256 pip reported while resolving; the index changed during the build"
+            )
+        fetched[item.name] = _store_in_cache(item, wheel, cache) or wheel
+    return fetched
+
+
+def _store_in_cache(item: _Planned, wheel: str, cache: str) -> str | None:
+    """Copy `wheel` into its cache slot atomically; return the cached path, or None if not cacheable."""
+    slot = _cache_slot(cache, item)
+    if slot is None:
+        return None
+    if os.path.isdir(slot):
+        return _cached_or_local_wheel(item, cache)
+    try:
+        os.makedirs(os.path.dirname(slot), exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(slot))
+        shutil.copy2(wheel, os.path.join(staging, os.path.basename(wheel)))
+        try:
+            os.rename(staging, slot)
+        except OSError:  # another build stored it first
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError:
+        return None  # an unwritable cache only costs speed
+    return os.path.join(slot, os.path.basename(wheel))
+
+
+def _run_pip(python: str, arguments: list[str], *, action: str) -> None:
+    command = [python, "-m", "pip", *arguments]
+    environment = dict(os.environ)
+    environment.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    environment["PYTHONIOENCODING"] = "utf-8"
+    result = subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=environment, check=False
+    )
+    if result.returncode != 0:
+        raise ResolveError(f"pip could not {action}: {_reason(result.stderr + result.stdout)}")
+
+
+def _reason(output: str) -> str:
+    """pip's own explanation, credentials removed: its ERROR lines, and why the index was unreachable."""
+    lines = [line.strip() for line in redact(output).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR:")]
+    unreachable = [
+        line
+        for line in lines
+        if "Retrying" in line
+        or "Failed to establish a new connection" in line
+        or "Connection refused" in line
+    ]
+    chosen = (unreachable[-1:] if unreachable else []) + errors
+    if not chosen:
+        chosen = lines[-8:]
+    return " ".join(chosen) or "pip failed without saying why"
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,144 @@
+"""Every key of `[tool.hatch.build.targets.pex]`: accepted values, and the error for each bad one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hatch_pex.builder import PexBuilder
+
+FIELD = "tool.hatch.build.targets.pex"
+
+
+def make_builder(tmp_path: Path, target: dict[str, Any], **project: Any) -> PexBuilder:
+    raw = {
+        "project": {
+            "name": "my-app",
+            "version": "1.2.3",
+            "requires-python": ">=3.9",
+            "scripts": {"one": "my_app.cli:one", "two": "my_app.cli:two"},
+            "optional-dependencies": {"fast": ["hp-native"]},
+            **project,
+        },
+        "tool": {"hatch": {"build": {"targets": {"pex": target}}}},
+    }
+    return PexBuilder(str(tmp_path), config=raw)
+
+
+def error_of(tmp_path: Path, key: str, value: Any) -> str:
+    builder = make_builder(tmp_path, {key: value})
+    with pytest.raises((TypeError, ValueError)) as caught:
+        builder.config.validate()
+    return str(caught.value)
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = make_builder(tmp_path, {}).config
+    config.validate()
+    assert config.entry_selection is None
+    assert config.python_shebang == "/usr/bin/env python3"
+    assert config.interpreter_constraints == [">=3.9"]
+    assert config.inherit_path == "false"
+    assert config.env == {}
+    assert config.compression == 6
+    assert config.platforms == ["current"]
+    assert config.reproducible is True
+    assert config.output_name == "{name}-{version}"
+
+
+def test_accepted_values(tmp_path: Path) -> None:
+    (tmp_path / "reqs.txt").write_text("hp-pure\n")
+    config = make_builder(
+        tmp_path,
+        {
+            "scripts": ["two", "one", "two"],
+            "features": ["fast"],
+            "requirements": ["hp-pure>=1", "certifi; python_version >= '3.9'"],
+            "requirements-files": ["reqs.txt"],
+            "python-shebang": "#!/opt/python/bin/python3.12",
+            "interpreter-constraints": "CPython>=3.10,<3.14",
+            "inherit-path": True,
+            "env": {"B": "2", "A": "1"},
+            "index-url": "https://user:secret@example.invalid/simple",
+            "find-links": ["wheels"],
+            "no-index": True,
+            "compression": "stored",
+            "platforms": ["current", "linux_x86_64-cp-3.11-cp311"],
+        },
+    ).config
+    config.validate()
+    assert config.scripts == ["one", "two"]
+    assert config.python_shebang == "/opt/python/bin/python3.12"
+    assert config.interpreter_constraints == [">=3.10,<3.14"]
+    assert config.inherit_path == "prefer"
+    assert list(config.env) == ["A", "B"]
+    assert config.requirements_files == [str(tmp_path / "reqs.txt")]
+    assert config.find_links == [str(tmp_path / "wheels")]
+    assert config.compression == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("entry-point", 3, "must be a string"),
+        ("entry-point", "not valid!", "must look like `package.module:function`"),
+        ("module", "pkg:func", "must be a dotted module name"),
+        ("script", "missing", "Unknown script in field"),
+        ("scripts", "one", "must be an array of strings"),
+        ("scripts", ["one", 2], "Entry #2"),
+        ("scripts", ["nope"], "Unknown script in field"),
+        ("scripts", [], "must name at least one script"),
+        ("features", ["slow"], "Unknown feature"),
+        ("requirements", ["not a requirement!!"], "not a valid PEP 508 requirement"),
+        ("requirements-files", ["missing.txt"], "names a file that does not exist"),
+        ("constraints-files", ["missing.txt"], "names a file that does not exist"),
+        ("python-shebang", "", "must be one line"),
+        ("python-shebang", "python\nrm -rf /", "must be one line"),
+        ("interpreter-constraints", [">=three"], "invalid version specifier"),
+        ("interpreter-constraints", 3.9, "must be a string or an array of strings"),
+        ("inherit-path", "sometimes", "must be one of 'false', 'prefer', 'fallback'"),
+        ("env", ["A=1"], "must be a table"),
+        ("env", {"1BAD": "x"}, "invalid variable name"),
+        ("env", {"GOOD": 1}, "must be a string"),
+        ("index-url", "example.org/simple", "must be a URL"),
+        ("extra-index-urls", ["not a url"], "must be a URL"),
+        ("find-links", [""], "non-empty string"),
+        ("no-index", "yes", "must be a boolean"),
+        ("pre", 1, "must be a boolean"),
+        ("only-binary", ":all:", "must be an array of strings"),
+        ("no-binary", [None], "Entry #1"),
+        ("platforms", ["linux"], "invalid platform"),
+        ("platforms", ["current", "current"], "lists a platform twice"),
+        ("compression", 10, "deflate level from 0 to 9"),
+        ("compression", "zstd", "deflate level from 0 to 9"),
+        ("output-name", "{name}-{nope}", "may only use the placeholders"),
+        ("output-name", "../{name}", "plain file name"),
+        ("no-such-key", 1, "Unknown field"),
+    ],
+)
+def test_bad_values_name_the_field(tmp_path: Path, key: str, value: Any, expected: str) -> None:
+    message = error_of(tmp_path, key, value)
+    assert f"{FIELD}.{key}" in message
+    assert expected in message
+
+
+def test_entry_keys_are_exclusive(tmp_path: Path) -> None:
+    builder = make_builder(tmp_path, {"script": "one", "module": "my_app"})
+    with pytest.raises(ValueError, match="mutually exclusive") as caught:
+        builder.config.validate()
+    assert f"{FIELD}.module" in str(caught.value)
+    assert f"{FIELD}.script" in str(caught.value)
+
+
+def test_credentials_never_in_errors(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "requirements", ["pkg @ https://alice:hunter2@example.invalid/x.whl ???"])
+    assert "hunter2" not in message
+    assert "alice" not in message
+
+
+def test_reproducible_is_hatch_key(tmp_path: Path) -> None:
+    builder = make_builder(tmp_path, {"reproducible": "no"})
+    with pytest.raises(TypeError, match=f"{FIELD}.reproducible"):
+        builder.config.reproducible  # noqa: B018
