@@ -7,11 +7,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 # `scheme://user:secret@host` or `scheme://token@host`: everything between `//` and `@`.
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# `user:secret@host` without a well-formed scheme in front (a mistyped URL is still a secret).
+_BARE_USERINFO = re.compile(r"(?P<lead>^|[\s'\"(=/])[^\s'\"/@:]+:[^\s'\"/@]+@")
 
 
 def redact(text: str) -> str:
-    """Replace the user-info part of every URL in `text` with `****`."""
-    return _USERINFO.sub(lambda match: f"{match.group('scheme')}****@", text)
+    """Replace the user-info part of every URL-like string in `text` with `****`."""
+    text = _USERINFO.sub(lambda match: f"{match.group('scheme')}****@", text)
+    return _BARE_USERINFO.sub(lambda match: f"{match.group('lead')}****@", text)
 
 
 def strip_credentials(url: str) -> str:

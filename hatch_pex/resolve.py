@@ -259,6 +259,10 @@ def _reason(output: str) -> str:
     chosen = (unreachable[-1:] if unreachable else []) + errors
     if not chosen:
         chosen = lines[-8:]
+    if any("(from versions: none)" in line for line in errors) and not unreachable:
+        chosen.append(
+            "(no index offered any version: check the project name, and that the index is reachable)"
+        )
     return " ".join(chosen) or "pip failed without saying why"
 
 

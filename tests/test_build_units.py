@@ -25,6 +25,8 @@ from hatch_pex.wheel import module_is_provided, wheel_module_files
         ("git+https://bob:pw@github.example/x.git", "git+https://****@github.example/x.git"),
         ("https://host/simple", "https://host/simple"),
         ("mail me at someone@example.org", "mail me at someone@example.org"),
+        ("ftp//user:s3cret@nowhere", "ftp//****@nowhere"),
+        ("'user:s3cret@host/simple'", "'****@host/simple'"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:

@@ -32,6 +32,9 @@ class BuildContext:
                 "XDG_CACHE_HOME": str(self.cache_dir / "xdg"),
                 "PIP_CACHE_DIR": str(self.cache_dir / "pip"),
                 "PEX_ROOT": str(self.cache_dir / "pex"),
+                "UV_CACHE_DIR": str(self.cache_dir / "uv"),
+                "HATCH_CACHE_DIR": str(self.cache_dir / "hatch-cache"),
+                "HATCH_DATA_DIR": str(self.cache_dir / "hatch-data"),
             },
         )
 
@@ -56,12 +59,10 @@ class Contender:
 
 
 def build_with_hatch_pex(context: BuildContext, output: Path) -> Path:
+    """`hatch build -t pex`: hatch's build environment (the plugin from this repository, see the
+    app's pyproject.toml) lives in HATCH_DATA_DIR, so a cold build creates it and a warm one reuses it."""
     workspace = context.workspace
-    run(
-        [workspace.tools_python, "-m", "hatchling", "build", "-t", "pex", "-d", output],
-        context.environment,
-        cwd=workspace.app,
-    )
+    run([workspace.tool("hatch"), "build", "-t", "pex", output], context.environment, cwd=workspace.app)
     return only_file(output, ".pex")
 
 

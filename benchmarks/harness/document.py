@@ -15,8 +15,8 @@ METHOD = f"""\
 
 - One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich, reads
   their versions from their metadata, prepares an HTTP request without sending it and prints a small
-  rich table), shipped six ways: `python -m hatchling build -t pex` with this repository's plugin; the PEX
-  CLI (`pex <app> -c {APP_SCRIPT} -o ...`), default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o
+  rich table), shipped six ways: `hatch build -t pex` with this repository's plugin (in hatch's build
+  environment, see the app's `pyproject.toml`); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`), default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o
   ... <app>`; `pip install` into a plain venv and into a `--system-site-packages` venv. Every tool's
   defaults are kept.
 - One interpreter for all: the real CPython 3.11 binary (not the pyenv shim). Archives run as
@@ -36,9 +36,10 @@ METHOD = f"""\
   same versions of click, requests and rich as everyone else; what it adds is the interpreter's own
   site-packages on `sys.path` and its `.pth` files. The bare interpreter pays for those too, on every
   start of every archive: the two reference rows show that floor.
-- Build: cold means every cache empty (a fresh `PIP_CACHE_DIR`, `XDG_CACHE_HOME` and `PEX_ROOT` per
-  build, downloads from PyPI included); warm means those caches kept from a discarded priming build (for
-  the PEX CLI: its `PEX_ROOT` warm). A venv's build is `python -m venv` plus `pip install` (and compile).
+- Build: cold means every cache empty (fresh `PIP_CACHE_DIR`, `XDG_CACHE_HOME`, `PEX_ROOT`,
+  `UV_CACHE_DIR`, `HATCH_DATA_DIR` and `HATCH_CACHE_DIR` per build, so downloads from PyPI and hatch
+  creating its build environment are included); warm means those kept from a discarded priming build
+  (for the PEX CLI: its `PEX_ROOT` warm; for hatch: its build environment and hatch-pex's wheel cache). A venv's build is `python -m venv` plus `pip install` (and compile).
 - Size: the file; for a venv, every regular file under it (created `--without-pip`).
 """
 

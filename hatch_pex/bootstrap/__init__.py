@@ -1,9 +1,8 @@
 """hatch-pex runtime, copied into every .pex as `.bootstrap/_hatch_pex_boot/` (stdlib only).
 
-The archive's `__main__.py` (main_stub.py) calls `boot(pex)`. This module is compiled from source on
-every start (zipimport caches no bytecode), so it holds only the warm-path lookup: find this pex's warm
-record for this interpreter and serve the rest of the runtime from the code objects kept in it.
-Everything else lives in the submodules; docs/runtime.md describes the whole start.
+The archive's `__main__.py` (main_stub.py) calls `boot(pex)`. zipimport compiles this file from source on
+every start, so it only finds the warm record of this pex for this interpreter and loads the rest of the
+runtime from the code objects kept in it (docs/runtime.md: "Start sequence").
 """
 
 from __future__ import annotations
@@ -15,12 +14,10 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from importlib.machinery import ModuleSpec
-    from types import CodeType, ModuleType
+    from typing import Any
 
 RECORD_FORMAT = 1
-ZIP = globals()["__loader__"]  # the zipimporter of .bootstrap/: reads members without zipfile
+ZIP = globals()["__loader__"]  # zipimporter of .bootstrap/: reads archive members without zipfile
 
 
 def boot(pex: str) -> None:
@@ -30,118 +27,81 @@ def boot(pex: str) -> None:
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry) not in own]
     raw = ZIP.get_data("PEX-INFO")
     record = None if "PEX_TOOLS" in os.environ else warm_record(raw)
-    finder = None
     if record is not None:
-        finder = _CodeCache(record["code"])
-        sys.meta_path.insert(0, finder)
+        for name, code in record["code"]:  # in dependency order: each module's imports come first
+            module = sys.modules[name] = type(sys)(name)
+            module.__file__, module.__package__ = code.co_filename, __name__
+            exec(code, module.__dict__)
+            setattr(sys.modules[__name__], name.rpartition(".")[2], module)
     from .launch import launch
 
-    if finder is not None:
-        sys.meta_path.remove(finder)
     launch(pex, raw, record, started)
 
 
-def cache_roots() -> Iterator[str]:
-    """PEX_ROOT (default $XDG_CACHE_HOME/hatch-pex or ~/.cache/hatch-pex), then the private temp
-    fallback used when that cannot be written, if it exists and is safe (ours, not group/world open)."""
+def cache_roots() -> list[str]:
+    """PEX_ROOT (default $XDG_CACHE_HOME/hatch-pex or ~/.cache/hatch-pex), then the private per-user
+    fallback used when that cannot be written (only if it is a directory of ours, mode 0700)."""
     root = os.environ.get("PEX_ROOT")
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME")
-        base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
-        root = os.path.join(base, "hatch-pex")
-    yield os.path.abspath(os.path.expanduser(root))
+        root = os.path.join(
+            xdg if xdg and os.path.isabs(xdg) else os.path.expanduser("~/.cache"), "hatch-pex"
+        )
     fallback = fallback_root()
-    if fallback_is_safe(fallback):
-        yield fallback
+    return [os.path.abspath(os.path.expanduser(root))] + ([fallback] if is_private_dir(fallback) else [])
 
 
 def fallback_root() -> str:
     return os.path.join(os.environ.get("TMPDIR") or "/tmp", f"hatch-pex-{os.getuid()}")
 
 
-def fallback_is_safe(path: str) -> bool:
+def is_private_dir(path: str) -> bool:
+    """A real directory (not a symlink) owned by us that group and others cannot use."""
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return st.st_uid == os.getuid() and (st.st_mode & 0o170077) == 0o040000  # a dir, mode 0700 or less
+    return st.st_uid == os.getuid() and (st.st_mode & 0o170077) == 0o040000
 
 
 def interpreter_identity() -> tuple[str, ...]:
-    """What the chosen wheels, tags and stdlib paths depend on."""
     return (sys.executable, sys.version, sys.prefix, sys.base_prefix, sys.platform, sys.implementation.name)
 
 
+def short_hash(data: bytes) -> str:
+    """16 hex digits, computed in C without importing hashlib (~3 ms). Only names files: whatever a
+    name leads to is compared in full before use."""
+    return f"{int.from_bytes(data, 'little') % 0xFFFFFFFFFFFFFFC5:016x}"  # mod the largest 64-bit prime
+
+
 def interpreter_key() -> str:
-    """Short file name for this interpreter: cache tag + FNV-1a of the identity (hashlib costs ~3 ms)."""
-    value = 0xCBF29CE484222325
-    for char in repr(interpreter_identity()):
-        value = ((value ^ ord(char)) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{sys.implementation.cache_tag}-{value:016x}"
+    return f"{sys.implementation.cache_tag}-{short_hash(repr(interpreter_identity()).encode())}"
 
 
 def pex_hash_of(raw: bytes) -> str | None:
-    """`pex_hash` from the PEX-INFO text without json (json imports `re`: ~8 ms)."""
-    key = raw.find(b'"pex_hash"')
-    if key < 0:
-        return None
-    start = raw.find(b'"', raw.find(b":", key) + 1) + 1
+    """`pex_hash` out of the PEX-INFO text without json (json imports `re`: ~8 ms)."""
+    start = raw.find(b'"', raw.find(b":", raw.find(b'"pex_hash"')) + 1) + 1
     value = raw[start : raw.find(b'"', start)]
-    return value.decode() if len(value) == 64 and not value.strip(b"0123456789abcdef") else None
+    found = b'"pex_hash"' in raw and len(value) == 64 and not value.strip(b"0123456789abcdef")
+    return value.decode() if found else None
 
 
-def record_path(root: str, pex_hash: str) -> str:
-    return os.path.join(root, "pexes", pex_hash, interpreter_key())
+def record_path(root: str, raw: bytes, pex_hash: str) -> str:
+    """One record per pex content, interpreter and PEX-INFO (pex_hash does not cover PEX-INFO)."""
+    return os.path.join(root, "pexes", pex_hash, f"{interpreter_key()}-{short_hash(raw)}")
 
 
-def warm_record(raw: bytes) -> dict[str, object] | None:
+def warm_record(raw: bytes) -> dict[str, Any] | None:
     """The record a previous start of this pex left for this interpreter, if it still matches."""
     pex_hash = pex_hash_of(raw)
-    if pex_hash is None:
-        return None
     identity = interpreter_identity()
-    for root in cache_roots():
-        path = record_path(root, pex_hash)
+    for root in cache_roots() if pex_hash else []:
         try:
-            with open(path, "rb") as file:
+            with open(record_path(root, raw, pex_hash), "rb") as file:  # type: ignore[arg-type]
                 record = marshal.load(file)
-                mtime = os.fstat(file.fileno()).st_mtime
-        except (OSError, EOFError, ValueError, TypeError):
+                record["path"], record["mtime"] = file.name, os.fstat(file.fileno()).st_mtime
+            if (record["format"], record["pexinfo"], record["identity"]) == (RECORD_FORMAT, raw, identity):
+                return dict(record)
+        except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
             continue
-        if (
-            isinstance(record, dict)
-            and record.get("format") == RECORD_FORMAT
-            and record.get("pexinfo") == raw
-            and record.get("identity") == identity
-        ):
-            record["path"] = path
-            record["mtime"] = mtime
-            return record
     return None
-
-
-class _CodeCache:
-    """Meta path finder serving this package's modules from the code objects kept in the warm record:
-    compiling them from the zip's sources would cost ~5 us a line on every start."""
-
-    def __init__(self, codes: object) -> None:
-        self.codes: dict[str, CodeType] = codes if isinstance(codes, dict) else {}
-
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
-        code = self.codes.get(fullname)
-        if code is None:
-            return None
-        spec = type(__spec__)(fullname, self, origin=code.co_filename)  # type: ignore[arg-type] # ModuleSpec
-        spec.has_location = True
-        return spec
-
-    def create_module(self, spec: ModuleSpec) -> None:
-        return None
-
-    def exec_module(self, module: ModuleType) -> None:
-        exec(self.codes[module.__name__], module.__dict__)
-
-    def get_source(self, fullname: str) -> str:  # for tracebacks through the runtime's frames
-        path = f".bootstrap/{__name__}/{fullname.rpartition('.')[2]}.py"
-        source: bytes = ZIP.get_data(path)
-        return source.decode("utf-8")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from . import cache_roots, fallback_is_safe, fallback_root
+from . import cache_roots, fallback_root, is_private_dir
 from .log import BootError, log, since
 
 TYPE_CHECKING = False
@@ -71,7 +71,7 @@ def write_manifest(entry: str, files: Sequence[tuple[str, int]]) -> None:
 
 def writable_root() -> str:
     """PEX_ROOT when it can be written, else the private per-user temp fallback (made 0700)."""
-    primary = next(cache_roots())
+    primary = cache_roots()[0]
     try:
         _prepare(primary)
         return primary
@@ -80,7 +80,7 @@ def writable_root() -> str:
     fallback = fallback_root()
     try:
         os.makedirs(fallback, mode=0o700, exist_ok=True)
-        if not fallback_is_safe(fallback):
+        if not is_private_dir(fallback):
             raise BootError(
                 f"cache {primary} cannot be written ({reason}) and the fallback {fallback} is not a "
                 "directory owned by this user with mode 0700; set PEX_ROOT to a writable directory"

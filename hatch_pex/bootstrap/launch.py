@@ -36,12 +36,12 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
                 log(f"cache entry damaged: {problem}; rebuilding")
                 record = None
             else:
-                log(f"warm start: record {record['path']}")
+                log(f"warm start: record {record['path']} ({since(started)})")
         if record is None:
             from .resolve import resolve
 
             record = resolve(pex, raw, reexec_from)
-        kind, value = _prepare(record)
+        kind, value = _prepare(record, started)
     except BootError as exc:
         sys.stderr.write(f"hatch-pex: error: {exc}\n")
         sys.exit(EXIT_START_FAILURE)
@@ -78,7 +78,7 @@ def _damaged(record: dict[str, object]) -> str | None:
     return None
 
 
-def _prepare(record: dict[str, object]) -> tuple[str, str]:
+def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
     directories = [directory for directory, _, _, _ in _entries(record)]
     entry_point = record["entry_point"]
     kind, value = entry.choose(entry_point if isinstance(entry_point, str) else None, directories)
@@ -89,7 +89,8 @@ def _prepare(record: dict[str, object]) -> tuple[str, str]:
     stdlib, pth = record["stdlib"], record["pth"]
     assert isinstance(stdlib, tuple) and isinstance(pth, tuple)
     isolation.isolate(stdlib, directories, pth, inherit)
-    log(f"sys.path = {sys.path}", 1)
+    log(f"sys.path = {sys.path}")
+    log(f"isolated sys.path ({since(started)})", 2)
     bytecode.install(os.path.join(str(record["root"]), "installs"))
     inject = record["inject_env"]
     if isinstance(inject, dict):

@@ -22,21 +22,22 @@ if TYPE_CHECKING:
     from types import CodeType
 
 PACKAGE = __name__.rpartition(".")[0]
-# Every runtime module `launch` imports (tests/test_runtime_unit.py checks this list stays complete).
-WARM_MODULES = ("launch", "log", "cache", "isolation", "bytecode", "entry")
+# Every runtime module `launch` imports, each after the modules it imports: __init__ executes them in
+# this order (tests/test_runtime_unit.py checks the list is complete and ordered).
+WARM_MODULES = ("log", "bytecode", "cache", "isolation", "entry", "launch")
 
 
-def compile_warm_modules(pex: str) -> dict[str, CodeType]:
+def compile_warm_modules(pex: str) -> list[tuple[str, CodeType]]:
     """Code objects of WARM_MODULES (all loaded by now), with the file names zipimport gives them."""
-    codes = {}
+    codes = []
     for name in WARM_MODULES:
         fullname = f"{PACKAGE}.{name}"
         loader = getattr(sys.modules[fullname], "__loader__", None)
         source = getattr(loader, "get_source", lambda _: None)(fullname)
         if source is None:
-            return {}
+            return []
         filename = os.path.join(pex, ".bootstrap", PACKAGE, f"{name}.py")
-        codes[fullname] = compile(source, filename, "exec", dont_inherit=True)
+        codes.append((fullname, compile(source, filename, "exec", dont_inherit=True)))
     return codes
 
 
@@ -71,7 +72,7 @@ def build(
         "inherit_path": inherit_path,
         "inject_env": dict(inject_env),
         "project": project,
-        "code": compile_warm_modules(pex),
+        "code": tuple(compile_warm_modules(pex)),
     }
 
 
@@ -81,5 +82,5 @@ def save(record: dict[str, object]) -> str | None:
     pex_hash = pex_hash_of(raw) if isinstance(raw, bytes) else None
     if pex_hash is None:
         return None
-    path = record_path(str(record["root"]), pex_hash)
+    path = record_path(str(record["root"]), raw, pex_hash)
     return path if write_atomic(path, marshal.dumps(record)) else None
