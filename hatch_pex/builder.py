@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from hatchling.builders.plugin.interface import BuilderInterface
@@ -13,8 +14,11 @@ from packaging.utils import canonicalize_name
 
 from . import archive
 from .config import PexBuilderConfig
+from .lock import LockError, inputs_hash, plan_from_lock, read_lock, write_lock
+from .platforms import Platform
 from .redact import redact, strip_credentials
-from .resolve import Distribution, ResolveError, ResolveOptions, resolve
+from .resolve import Closure, Distribution, PlannedFile, ResolveError, ResolveOptions, plan_with_pip, resolve
+from .uv import plan_with_uv
 from .wheel import build_project_wheel, module_is_provided, wheel_module_files, wheel_requires_python
 
 
@@ -45,7 +49,10 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         return PexBuilderConfig
 
     def get_version_api(self) -> dict[str, Callable[..., str]]:
-        return {"standard": self.build_standard}
+        return {"standard": self.build_standard, "lock": self.build_lock}
+
+    def get_default_versions(self) -> list[str]:
+        return ["standard"]  # `hatch build -t pex:lock` writes or refreshes the lock instead
 
     def build(self, **kwargs: Any) -> Generator[str, None, None]:
         # hatchling expects one artifact per version; with several scripts there are several files.
@@ -68,9 +75,15 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 os.unlink(path)
 
     def build_standard(self, directory: str, **build_data: Any) -> str:
+        return self._explained(lambda: self._build(directory))
+
+    def build_lock(self, directory: str, **build_data: Any) -> str:
+        return self._explained(self._write_lock)
+
+    def _explained(self, action: Callable[[], str]) -> str:
         try:
-            return self._build(directory)
-        except (BuildError, ResolveError, TypeError, ValueError) as error:
+            return action()
+        except (BuildError, LockError, ResolveError, TypeError, ValueError) as error:
             # One clear paragraph, not a traceback; credentials never reach the message.
             self.app.abort(f"hatch-pex: {redact(str(error))}")
             raise  # pragma: no cover - abort exits
@@ -82,16 +95,21 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             self.app.display_waiting("Building the project wheel")
             project_wheel = build_project_wheel(self, os.path.join(work_dir, "project"))
             self.app.display_waiting("Resolving the dependency closure with pip")
-            distributions = resolve(
-                self._requirements(project_wheel), self._resolve_options(), work_dir=work_dir
+            closure = resolve(
+                self._requirements(project_wheel),
+                self._resolve_options(),
+                work_dir=work_dir,
+                platforms=self._platforms(),
+                planner=self._planner(project_wheel),
             )
+            distributions = closure.distributions
             self._check_entry_points(targets, distributions)
             members = archive.bootstrap_members() + [archive.wheel_member(d.wheel) for d in distributions]
             content = archive.content_hash(members)
             timestamp = archive.zip_timestamp(self.config.reproducible)
             self._built = []
             for target in targets:
-                info = self._pex_info(target, distributions, content)
+                info = self._pex_info(target, closure, content)
                 output = os.path.join(directory, f"{self._output_stem(target)}.pex")
                 archive.write_pex(
                     output,
@@ -102,6 +120,89 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 )
                 self._built.append(output)
         return self._built[0]
+
+    def _platforms(self) -> list[Platform]:
+        return [Platform.parse(text) for text in self.config.platforms]
+
+    def _planner(self, project_wheel: str | None) -> Callable[[Platform, str], list[PlannedFile]] | None:
+        """Who decides the closure: None for pip (the default), else the lock or uv.
+
+        With `project_wheel`, the project's own wheel joins every platform's plan.
+        """
+        config = self.config
+        own: list[PlannedFile] = []
+        if project_wheel:
+            name = str(canonicalize_name(self.metadata.core.name))
+            url = Path(project_wheel).as_uri()
+            own = [PlannedFile(name, self.metadata.version, url, None, True, "the project wheel just built")]
+        if config.lock and project_wheel:
+            lock = read_lock(config.lock)
+            if lock.inputs_hash != self._lock_inputs():
+                raise LockError(
+                    f"The lock {os.path.basename(config.lock)} is out of date: the project's dependencies or "
+                    f"the pex target's settings changed since it was written. Refresh it with "
+                    f"`hatch build -t pex:lock` and review the change"
+                )
+            return lambda platform, _: [*plan_from_lock(lock, platform), *own]
+        if config.resolver == "uv":
+            requirements = self._dependency_requirements()
+            options = self._resolve_options()
+            return lambda platform, work_dir: [
+                *plan_with_uv(requirements, options, platform, work_dir=work_dir),
+                *own,
+            ]
+        return None
+
+    def _dependency_requirements(self) -> list[str]:
+        """The project's requirements without the project itself (for uv and for locks)."""
+        core = self.metadata.core
+        requirements = list(core.dependencies)
+        for feature in self.config.features:
+            requirements += core.optional_dependencies[feature]
+        return requirements + self.config.requirements
+
+    def _lock_inputs(self) -> str:
+        config = self.config
+
+        def contents(paths: list[str]) -> dict[str, str]:
+            return {os.path.relpath(p, self.root): Path(p).read_text(encoding="utf-8") for p in paths}
+
+        return inputs_hash(
+            {
+                "requirements": sorted(self._dependency_requirements()),
+                "requirements-files": contents(config.requirements_files),
+                "constraints-files": contents(config.constraints_files),
+                "platforms": config.platforms,
+                "pre": config.pre,
+                "only-binary": config.only_binary,
+                "no-binary": config.no_binary,
+            }
+        )
+
+    def _write_lock(self) -> str:
+        """`hatch build -t pex:lock`: resolve every platform and write the lock the target names."""
+        self.config.validate()
+        if not self.config.lock:
+            raise BuildError(
+                f"`hatch build -t pex:lock` writes the file named by "
+                f'`tool.hatch.build.targets.{self.PLUGIN_NAME}.lock`; set it first, e.g. lock = "pylock.toml"'
+            )
+        planner = self._planner(None)
+        requirements = self._dependency_requirements()
+        options = self._resolve_options()
+        plans = {}
+        with tempfile.TemporaryDirectory(prefix="hatch-pex-lock-") as work_dir:
+            for number, platform in enumerate(self._platforms()):
+                platform_dir = os.path.join(work_dir, str(number))
+                os.makedirs(platform_dir)
+                if planner:
+                    plans[platform] = planner(platform, platform_dir)
+                else:
+                    plans[platform] = plan_with_pip(requirements, options, platform, work_dir=platform_dir)
+        requires_python = self.metadata.core.requires_python or None
+        return write_lock(
+            self.config.lock, plans, requires_python=requires_python, inputs=self._lock_inputs()
+        )
 
     def _targets(self) -> list[Target]:
         config = self.config
@@ -155,10 +256,11 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                     f"wheel target's packages/include settings"
                 )
 
-    def _pex_info(self, target: Target, distributions: list[Distribution], content: str) -> dict[str, Any]:
+    def _pex_info(self, target: Target, closure: Closure, content: str) -> dict[str, Any]:
         import hashlib
         import json
 
+        distributions = closure.distributions
         metadata = self.metadata
         features = self.config.features
         project_requirement = str(canonicalize_name(metadata.core.name))
@@ -183,7 +285,10 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "requires_python": {
                 d.filename: spec for d in distributions if (spec := wheel_requires_python(d.wheel))
             },
-            "platforms": ["current"],
+            "platforms": self.config.platforms,
+            # Each platform's own closure: the runtime takes the first set that fits it whole, since
+            # platforms can resolve to different versions of one project.
+            "platform_distributions": closure.platform_sets,
         }
         described = json.dumps(info, sort_keys=True).encode()
         info["pex_hash"] = hashlib.sha256(content.encode() + b"\n" + described).hexdigest()

@@ -279,6 +279,30 @@ class PexBuilderConfig(BuilderConfig):
             raise ValueError(f"Field `{self._field('platforms')}` lists a platform twice")
         return values or ["current"]
 
+    @cached_property
+    def lock(self) -> str | None:
+        """Absolute path of the PEP 751 lock to build from, if any."""
+        import os
+
+        from .lock import LOCK_NAME
+
+        value = self._string("lock")
+        if value is None:
+            return None
+        if not LOCK_NAME.match(os.path.basename(value)):
+            raise ValueError(
+                f"Field `{self._field('lock')}` must name a PEP 751 lock file, `pylock.toml` or "
+                f"`pylock.<name>.toml`, not {value!r}"
+            )
+        return os.path.normpath(os.path.join(self.root, value))
+
+    @cached_property
+    def resolver(self) -> str:
+        value = self._string("resolver", "pip")
+        if value not in ("pip", "uv"):
+            raise ValueError(f"Field `{self._field('resolver')}` must be 'pip' or 'uv', not {value!r}")
+        return str(value)
+
     # -- output ----------------------------------------------------------------------------------
 
     @cached_property
@@ -344,6 +368,8 @@ _OWN_KEYS = (
     "only-binary",
     "no-binary",
     "platforms",
+    "lock",
+    "resolver",
     "compression",
     "output-name",
 )

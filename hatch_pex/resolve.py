@@ -20,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from .platforms import CURRENT, Platform
 from .redact import redact
 
 
@@ -81,14 +83,15 @@ class Distribution:
 
 
 @dataclass(frozen=True)
-class _Planned:
-    """A report entry: what pip chose, and where the file comes from."""
+class PlannedFile:
+    """One distribution of a closure as decided (by pip's report, or read from a lock), not yet fetched."""
 
     name: str
     version: str
     url: str
     archive_sha256: str | None
     is_direct: bool
+    origin: str = "the sha256 pip reported while resolving"
 
     @property
     def is_wheel(self) -> bool:
@@ -105,22 +108,58 @@ def default_build_cache() -> str:
     return os.path.join(base, "hatch-pex", "build")
 
 
+@dataclass(frozen=True)
+class Closure:
+    """Every wheel needed, and which of them make up each platform's set."""
+
+    distributions: list[Distribution]
+    platform_sets: dict[str, list[str]]
+
+
 def resolve(
     requirements: list[str],
     options: ResolveOptions,
     *,
     work_dir: str,
+    platforms: list[Platform] | None = None,
+    planner: Callable[[Platform, str], list[PlannedFile]] | None = None,
     cache_dir: str | None = None,
     python: str = sys.executable,
-) -> list[Distribution]:
-    """Resolve `requirements` (plus the options' requirements files) to wheels, sorted by name."""
-    plan = _plan(requirements, options, work_dir=work_dir, python=python)
-    cache = cache_dir or default_build_cache()
-    wheels_dir = os.path.join(work_dir, "wheels")
-    os.makedirs(wheels_dir, exist_ok=True)
+) -> Closure:
+    """Resolve `requirements` for each platform (default: the build interpreter's own).
 
+    `planner`, when given, decides each platform's closure instead of pip (a lock, or uv); the
+    files are fetched and checked the same way. A wheel chosen for several platforms (pure Python,
+    typically) is stored once.
+    """
+    cache = cache_dir or default_build_cache()
+    distributions: dict[str, Distribution] = {}
+    platform_sets: dict[str, list[str]] = {}
+    for number, platform in enumerate(platforms or [Platform.parse(CURRENT)]):
+        platform_dir = os.path.join(work_dir, f"platform-{number}")
+        os.makedirs(platform_dir, exist_ok=True)
+        plan = planner(platform, platform_dir) if planner else None
+        if plan is None:
+            plan = plan_with_pip(requirements, options, platform, work_dir=platform_dir, python=python)
+        chosen = gather(plan, options, platform, platform_dir, cache, python)
+        for distribution in chosen:
+            distributions.setdefault(distribution.filename, distribution)
+        platform_sets[platform.text] = sorted(d.filename for d in chosen)
+    ordered = sorted(distributions.values(), key=lambda d: (d.name, d.filename))
+    return Closure(ordered, platform_sets)
+
+
+def gather(
+    plan: list[PlannedFile],
+    options: ResolveOptions,
+    platform: Platform,
+    work_dir: str,
+    cache: str,
+    python: str,
+) -> list[Distribution]:
+    """One wheel per planned distribution: from the cache, from disk, or fetched through pip."""
     found: dict[str, str] = {}
-    to_fetch: list[_Planned] = []
+    to_fetch: list[PlannedFile] = []
     for item in plan:
         wheel = _cached_or_local_wheel(item, cache)
         if wheel:
@@ -128,23 +167,29 @@ def resolve(
         else:
             to_fetch.append(item)
     if to_fetch:
-        found.update(_fetch(to_fetch, options, wheels_dir, cache, python))
+        wheels_dir = os.path.join(work_dir, "wheels")
+        os.makedirs(wheels_dir, exist_ok=True)
+        found.update(_fetch(to_fetch, options, platform, wheels_dir, cache, python))
+    return [
+        Distribution(item.name, item.version, found[item.name], sha256_of(found[item.name])) for item in plan
+    ]
 
-    distributions = []
-    for item in plan:
-        wheel = found[item.name]
-        distributions.append(Distribution(item.name, item.version, wheel, sha256_of(wheel)))
-    return sorted(distributions, key=lambda d: d.name)
 
-
-def _plan(requirements: list[str], options: ResolveOptions, *, work_dir: str, python: str) -> list[_Planned]:
+def plan_with_pip(
+    requirements: list[str],
+    options: ResolveOptions,
+    platform: Platform,
+    *,
+    work_dir: str,
+    python: str = sys.executable,
+) -> list[PlannedFile]:
     report_path = os.path.join(work_dir, "pip-report.json")
     arguments = ["install", "--dry-run", "--ignore-installed", "--report", report_path, "--quiet"]
-    arguments += options.pip_arguments()
+    arguments += options.pip_arguments() + platform.pip_arguments()
     for path in options.requirements_files:
         arguments += ["--requirement", path]
     arguments += ["--", *requirements]
-    _run_pip(python, arguments, action="resolve the requirements")
+    _run_pip(python, arguments, action=f"resolve the requirements{_for(platform)}")
     with open(report_path, encoding="utf-8") as stream:
         report = json.load(stream)
     plan = []
@@ -152,7 +197,7 @@ def _plan(requirements: list[str], options: ResolveOptions, *, work_dir: str, py
         download = entry.get("download_info", {})
         hashes = download.get("archive_info", {}).get("hashes", {})
         plan.append(
-            _Planned(
+            PlannedFile(
                 name=str(canonicalize_name(entry["metadata"]["name"])),
                 version=entry["metadata"]["version"],
                 url=download.get("url", ""),
@@ -163,7 +208,7 @@ def _plan(requirements: list[str], options: ResolveOptions, *, work_dir: str, py
     return plan
 
 
-def _cache_slot(cache: str, item: _Planned) -> str | None:
+def _cache_slot(cache: str, item: PlannedFile) -> str | None:
     if not item.archive_sha256:
         return None
     # A wheel built from an sdist depends on the interpreter that built it.
@@ -171,9 +216,14 @@ def _cache_slot(cache: str, item: _Planned) -> str | None:
     return os.path.join(cache, kind, item.archive_sha256)
 
 
-def _cached_or_local_wheel(item: _Planned, cache: str) -> str | None:
+def _cached_or_local_wheel(item: PlannedFile, cache: str) -> str | None:
     local = item.local_path
     if local and item.is_wheel and os.path.isfile(local):
+        if item.archive_sha256 and sha256_of(local) != item.archive_sha256:
+            raise ResolveError(
+                f"The file {local} for {item.name} {item.version} does not match {item.origin} "
+                f"(expected sha256 {item.archive_sha256}, got {sha256_of(local)})"
+            )
         return local
     slot = _cache_slot(cache, item)
     if slot and os.path.isdir(slot):
@@ -184,15 +234,24 @@ def _cached_or_local_wheel(item: _Planned, cache: str) -> str | None:
 
 
 def _fetch(
-    items: list[_Planned], options: ResolveOptions, wheels_dir: str, cache: str, python: str
+    items: list[PlannedFile],
+    options: ResolveOptions,
+    platform: Platform,
+    wheels_dir: str,
+    cache: str,
+    python: str,
 ) -> dict[str, str]:
     specs = []
     for item in items:
         # Direct references (URLs, paths) are fetched from where the report says; the rest by pin,
         # from the same indexes with the same options, so pip picks the same file again.
         specs.append(f"{item.name} @ {item.url}" if item.is_direct else f"{item.name}=={item.version}")
-    arguments = ["wheel", "--no-deps", "--wheel-dir", wheels_dir, "--quiet", *options.pip_arguments()]
-    _run_pip(python, [*arguments, "--", *specs], action="download or build the wheels")
+    if platform.is_current:  # `pip wheel` also builds wheels from sdist-only distributions
+        arguments = ["wheel", "--no-deps", "--wheel-dir", wheels_dir]
+    else:  # another machine's wheels can only be downloaded, never built here
+        arguments = ["download", "--no-deps", "--dest", wheels_dir, *platform.pip_arguments()]
+    arguments += ["--quiet", *options.pip_arguments()]
+    _run_pip(python, [*arguments, "--", *specs], action=f"download or build the wheels{_for(platform)}")
 
     by_name: dict[str, str] = {}
     for filename in os.listdir(wheels_dir):
@@ -206,14 +265,15 @@ def _fetch(
             raise ResolveError(f"pip did not produce a wheel for {item.name} {item.version}")
         if item.is_wheel and item.archive_sha256 and sha256_of(wheel) != item.archive_sha256:
             raise ResolveError(
-                f"The wheel pip downloaded for {item.name} {item.version} ({os.path.basename(wheel)}) does "
-                f"not match the sha256 pip reported while resolving; the index changed during the build"
+                f"The file {os.path.basename(wheel)} downloaded for {item.name} {item.version} does not "
+                f"match {item.origin} (expected sha256 {item.archive_sha256}, got {sha256_of(wheel)}); "
+                f"the index serves a different file under that name"
             )
         fetched[item.name] = _store_in_cache(item, wheel, cache) or wheel
     return fetched
 
 
-def _store_in_cache(item: _Planned, wheel: str, cache: str) -> str | None:
+def _store_in_cache(item: PlannedFile, wheel: str, cache: str) -> str | None:
     """Copy `wheel` into its cache slot atomically; return the cached path, or None if not cacheable."""
     slot = _cache_slot(cache, item)
     if slot is None:
@@ -231,6 +291,10 @@ def _store_in_cache(item: _Planned, wheel: str, cache: str) -> str | None:
     except OSError:
         return None  # an unwritable cache only costs speed
     return os.path.join(slot, os.path.basename(wheel))
+
+
+def _for(platform: Platform) -> str:
+    return "" if platform.is_current else f" for platform {platform.text}"
 
 
 def _run_pip(python: str, arguments: list[str], *, action: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import matplotlib
 
@@ -21,7 +22,7 @@ from .report import median
 from .results import Results
 
 # series label -> one value per contender (None: nothing to draw)
-Series = dict[str, list[float | None]]
+Series = dict[str, list[Optional[float]]]  # a run-time alias: `X | None` needs 3.10
 
 
 def grouped_bars(axes: Axes, labels: Sequence[str], series: Series, title: str, unit: str) -> None:

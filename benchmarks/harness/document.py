@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .contenders import APP_ARGUMENTS, APP_SCRIPT
-from .report import tables
+from .report import BARE_PYTHON, BARE_VENV_PYTHON, format_ms, median, tables
 from .results import Results
 
 ARGUMENTS = " ".join(APP_ARGUMENTS)
@@ -13,25 +11,26 @@ ARGUMENTS = " ".join(APP_ARGUMENTS)
 METHOD = f"""\
 ## How it is measured
 
-- One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich, reads
-  their versions from their metadata, prepares an HTTP request without sending it and prints a small
-  rich table), shipped six ways: `hatch build -t pex` with this repository's plugin (in hatch's build
-  environment, see the app's `pyproject.toml`); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`), default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o
-  ... <app>`; `pip install` into a plain venv and into a `--system-site-packages` venv. Every tool's
-  defaults are kept.
+- One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich,
+  reads their versions from their metadata, prepares an HTTP request without sending it and prints a
+  small rich table), shipped six ways: `hatch build -t pex` with this repository's plugin (in hatch's
+  build environment, see the app's `pyproject.toml`); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`),
+  default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o ... <app>`; `pip install` into a plain
+  venv and into a `--system-site-packages` venv. Every tool's defaults are kept.
 - One interpreter for all: the real CPython 3.11 binary (not the pyenv shim). Archives run as
   `<python3.11> <file> {ARGUMENTS}`, so no shebang or shim differs; a venv runs as
   `<venv>/bin/python <venv>/bin/{APP_SCRIPT} {ARGUMENTS}`. Every run is checked for the app's output.
-- Interleaved: each round starts every contender once, under both variants, in an order rotated by one
-  each round. Time is `time.perf_counter()` around `subprocess.run`, i.e. fork to exit.
+- Interleaved: each round starts every contender once, under both variants, in an order rotated by
+  one each round. Time is `time.perf_counter()` around `subprocess.run`, i.e. fork to exit.
 - Warm start: each contender and variant keeps one `PEX_ROOT` / `SHIV_ROOT`, populated by a discarded
   first run. First start: a new, empty `PEX_ROOT` / `SHIV_ROOT` for every run (removed afterwards,
   outside the timing); one discarded warm-up round. The venvs have no cache: their first start is any
   start, their cost is in the build column.
-- Bytecode: the machine this ran on sets `PYTHONDONTWRITEBYTECODE=1` globally (common in containers), so
-  both variants are measured: without the variable, and with it. The venvs' bytecode is compiled at
+- Bytecode: the machine this ran on sets `PYTHONDONTWRITEBYTECODE=1` globally (common in containers),
+  so both variants are measured: without the variable, and with it. The venvs' bytecode is compiled at
   install (pip `--compile`, then `compileall` to be sure), so with the variable set they are not left
-  compiling their sources on every start; the archives' caches get whatever bytecode their own tool writes.
+  compiling their sources on every start; the archives' caches get whatever bytecode their own tool
+  writes.
 - The `--system-site-packages` venv is installed with `pip install --ignore-installed`, so it runs the
   same versions of click, requests and rich as everyone else; what it adds is the interpreter's own
   site-packages on `sys.path` and its `.pth` files. The bare interpreter pays for those too, on every
@@ -39,12 +38,26 @@ METHOD = f"""\
 - Build: cold means every cache empty (fresh `PIP_CACHE_DIR`, `XDG_CACHE_HOME`, `PEX_ROOT`,
   `UV_CACHE_DIR`, `HATCH_DATA_DIR` and `HATCH_CACHE_DIR` per build, so downloads from PyPI and hatch
   creating its build environment are included); warm means those kept from a discarded priming build
-  (for the PEX CLI: its `PEX_ROOT` warm; for hatch: its build environment and hatch-pex's wheel cache). A venv's build is `python -m venv` plus `pip install` (and compile).
-- Size: the file; for a venv, every regular file under it (created `--without-pip`).
+  (for the PEX CLI: its `PEX_ROOT`; for hatch: its build environment and hatch-pex's wheel cache). A
+  venv's build is `python -m venv --without-pip` plus `pip install` and the compile step.
+- Size: the file; for a venv, every regular file under it (it has no pip of its own).
 """
 
 
-def facts_section(meta: dict[str, Any]) -> list[str]:
+def interpreter_floor(results: Results) -> str:
+    """What the interpreter's own site-packages cost each start: bare interpreter minus venv python."""
+    by_key = results.warm.get("default", {})
+    bare, venv = median(by_key.get(BARE_PYTHON)), median(by_key.get(BARE_VENV_PYTHON))
+    if bare is None or venv is None:
+        return "not measured"
+    return (
+        f"`python3.11 -c pass` takes {format_ms(bare)} against {format_ms(venv)} for a venv's python, "
+        "the difference being the processing of those entries and .pth files"
+    )
+
+
+def facts_section(results: Results) -> list[str]:
+    meta = results.meta
     tools = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("tool_versions", {}).items()))
     app = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("app_versions", {}).items()))
     return [
@@ -54,7 +67,7 @@ def facts_section(meta: dict[str, Any]) -> list[str]:
         f"- CPU: {meta.get('cpu_count')} cores, {meta.get('cpu_model')}; memory: {meta.get('memory')}",
         f"- Platform: {meta.get('platform')}",
         f"- Interpreter: CPython {meta.get('interpreter_version')} (`{meta.get('interpreter')}`)",
-        f"- Interpreter's own site-packages: {meta.get('base_site_packages')}",
+        f"- Interpreter's own site-packages: {meta.get('base_site_packages')}; {interpreter_floor(results)}",
         f"- Tools: {tools}",
         f"- App dependencies (as resolved into the venv): {app}",
         "",
@@ -82,8 +95,13 @@ def render_document(results: Results, chart_name: str | None) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {meta.get('date')} with `{command}` (about ten minutes on two cores; `--quick` for a",
-        "short run). Lower is better everywhere. Ratios divide a contender's median by the named baseline's.",
+        "hatch-pex against the PEX CLI, shiv and plain venvs, for one small app: start time (warm and on an",
+        "empty cache), build time and size. Lower is better everywhere; a ratio divides a contender's median",
+        f"by the named baseline's. Measured {meta.get('date')} with",
+        "",
+        "```",
+        command,
+        "```",
         "",
     ]
     if chart_name:
@@ -91,7 +109,7 @@ def render_document(results: Results, chart_name: str | None) -> str:
     lines += tables(results)
     lines += failure_section(results)
     lines += [METHOD]
-    lines += facts_section(meta)
+    lines += facts_section(results)
     lines += [
         "## Reproduce",
         "",

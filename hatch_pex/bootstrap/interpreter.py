@@ -19,11 +19,9 @@ from .wheels import select
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-    from typing import NoReturn
 
     from .pexinfo import PexInfo
 
-REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # set before os.execv; a re-executed start never searches again
 FACTS_FORMAT = 1
 # Runs under any Python (2.7 included) so that too old interpreters are refused with a clear reason.
 PROBE = """\
@@ -66,7 +64,7 @@ def current_facts(root: str | None) -> dict[str, object]:
     if path:
         try:
             with open(path, "rb") as file:
-                cached = marshal.load(file)
+                cached = marshal.loads(file.read())
             if cached.get("format") == FACTS_FORMAT and cached.get("identity") == interpreter_identity():
                 return dict(cached)
         except (OSError, EOFError, ValueError, TypeError, AttributeError):
@@ -167,8 +165,9 @@ def probe_candidate(path: str, pex: str) -> tuple[dict[str, object] | None, str]
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"could not run it: {exc}"
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return None, f"could not run it (exit {done.returncode}: {last})"
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        line = lines[-1] if lines[0].startswith("Traceback") else lines[0]  # the error, not the frames
+        return None, f"could not run it (exit {done.returncode}: {line.strip()})"
     try:
         found = json.loads(done.stdout)
     except ValueError:
@@ -191,8 +190,8 @@ def probe() -> None:
     )
 
 
-def reexec_or_fail(pex: str, info: PexInfo, refused: list[tuple[str, str]]) -> NoReturn:
-    """Searches for an interpreter that fits and execs under it; raises BootError naming each refusal."""
+def find_fitting(pex: str, info: PexInfo, refused: list[tuple[str, str]]) -> str:
+    """The first interpreter in search order that fits; raises BootError naming each refusal."""
     seen = {os.path.realpath(sys.executable)}
     for path, problem in candidates():
         if problem:
@@ -212,14 +211,8 @@ def reexec_or_fail(pex: str, info: PexInfo, refused: list[tuple[str, str]]) -> N
             refused.append((describe(found), "; ".join(reasons)))
             log(f"refused {describe(found)}: {'; '.join(reasons)}", 2)
             continue
-        log(f"re-executing under {describe(found)}")
-        os.environ[REEXEC_MARKER] = path
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            os.execv(path, [path, sys.argv[0], *sys.argv[1:]])
-        except OSError as exc:
-            refused.append((path, f"exec failed: {exc}"))
+        log(f"found {describe(found)}")
+        return path
     raise BootError(no_fit_message(info, refused))
 
 

@@ -18,8 +18,9 @@ from .log import EXIT_START_FAILURE, VERBOSITY, BootError, log, since
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import NoReturn
 
-REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # same value as interpreter.REEXEC_MARKER
+REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # set before os.execv: a re-executed start never searches again
 TOUCH_EVERY_SECONDS = 86400
 
 
@@ -30,6 +31,10 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
             from .tools import main
 
             sys.exit(main(pex, raw, sys.argv[1:]))
+        if record is not None and "reexec" in record:  # this interpreter does not fit; one that did:
+            if record["reexec_check"] == reexec_check(str(record["reexec"])):
+                reexec(str(record["reexec"]))
+            record = None  # the search environment or that interpreter changed: search again
         if record is not None:
             problem = _damaged(record)
             if problem:
@@ -58,6 +63,29 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
         sys.exit(EXIT_START_FAILURE)
     log(f"ready in {since(started)}")
     entry.run(kind, value, str(record.get("project") or ""))
+
+
+def reexec_check(target: str) -> tuple[object, ...]:
+    """What a cached re-exec decision depends on: the search variables and the target binary."""
+    try:
+        st = os.stat(target)
+        binary: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        binary = ()
+    env = os.environ
+    return (env.get("PEX_PYTHON"), env.get("PEX_PYTHON_PATH"), env.get("PATH"), binary)
+
+
+def reexec(target: str) -> NoReturn:
+    """Runs this pex again under `target`, same argv and environment (plus the loop guard)."""
+    log(f"re-executing under {target}")
+    os.environ[REEXEC_MARKER] = target
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(target, [target, sys.argv[0], *sys.argv[1:]])
+    except OSError as exc:
+        raise BootError(f"cannot execute {target}: {exc}") from None
 
 
 def _entries(record: dict[str, object]) -> Sequence[tuple[str, str, Sequence[str], Sequence[int]]]:

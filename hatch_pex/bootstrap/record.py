@@ -72,7 +72,23 @@ def build(
         "inherit_path": inherit_path,
         "inject_env": dict(inject_env),
         "project": project,
-        "code": tuple(compile_warm_modules(pex)),
+        # nested so that any Python version can read the rest (cache prune reads every record)
+        "code": marshal.dumps(tuple(compile_warm_modules(pex))),
+    }
+
+
+def build_reexec(
+    pex: str, raw: bytes, root: str, target: str, check: tuple[object, ...]
+) -> dict[str, object]:
+    """Record for an interpreter that does not fit: which one to exec instead, while `check` holds."""
+    return {
+        "format": RECORD_FORMAT,
+        "pexinfo": raw,
+        "identity": interpreter_identity(),
+        "root": root,
+        "reexec": target,
+        "reexec_check": check,
+        "code": marshal.dumps(tuple(compile_warm_modules(pex))),
     }
 
 
@@ -80,7 +96,7 @@ def save(record: dict[str, object]) -> str | None:
     """Writes the record next to its cache entries; None when the pex has no pex_hash or it failed."""
     raw = record["pexinfo"]
     pex_hash = pex_hash_of(raw) if isinstance(raw, bytes) else None
-    if pex_hash is None:
+    if pex_hash is None or not isinstance(raw, bytes):
         return None
     path = record_path(str(record["root"]), raw, pex_hash)
     return path if write_atomic(path, marshal.dumps(record)) else None

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 
 from . import cache
-from .interpreter import current_facts, describe, fit, reexec_or_fail
+from .interpreter import current_facts, describe, find_fitting, fit
+from .launch import reexec, reexec_check
 from .log import BootError, log
 from .pexinfo import PexInfo
-from .record import build, save
+from .record import build, build_reexec, save
 
 
 def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
@@ -25,7 +26,9 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
                 + "; ".join(reasons)
             )
         log(f"{here} does not fit: {'; '.join(reasons)}; searching for an interpreter")
-        reexec_or_fail(pex, info, [(here, "; ".join(reasons))])
+        target = find_fitting(pex, info, [(here, "; ".join(reasons))])
+        save(build_reexec(pex, raw, root, target, reexec_check(target)))  # next start: exec at once
+        reexec(target)
     constraints = " or ".join(info.interpreter_constraints) or "any version"
     log(f"interpreter {here} fits ({constraints}, {len(chosen)} wheels)")
 

@@ -1,0 +1,195 @@
+"""`PEX_TOOLS=1 ./app.pex venv DIR`: a virtualenv (no pip) with the pex's wheels installed as an
+installer would: files in site-packages, .data/ parts in their scheme directories, console scripts with
+the venv's python in their shebang, INSTALLER and a rewritten RECORD in each .dist-info."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import sys
+import zipfile
+
+from .log import BootError, log
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import SimpleNamespace
+
+SCRIPT_TEMPLATE = """\
+#!{python}
+# -*- coding: utf-8 -*-
+import sys
+from {module} import {head}
+if __name__ == "__main__":
+    if sys.argv[0].endswith("-script.pyw"):
+        sys.argv[0] = sys.argv[0][: -len("-script.pyw")]
+    elif sys.argv[0].endswith(".exe"):
+        sys.argv[0] = sys.argv[0][: -len(".exe")]
+    sys.exit({call}())
+"""
+
+
+def venv_command(pex: str, raw: bytes, args: Sequence[str]) -> int:
+    from .interpreter import current_facts, describe, find_fitting, fit
+    from .launch import REEXEC_MARKER, reexec
+    from .pexinfo import PexInfo
+
+    force = "--force" in args
+    compile_bytecode = "--no-compile" not in args
+    rest = [a for a in args if a not in ("--force", "--no-compile")]
+    if len(rest) != 1 or rest[0].startswith("-"):
+        raise BootError("usage: venv [--force] [--no-compile] DIR")
+    dest = os.path.abspath(rest[0])
+    info = PexInfo(raw)
+    found = current_facts(None)
+    chosen, reasons = fit(info, found)
+    if reasons:
+        if os.environ.get(REEXEC_MARKER):
+            raise BootError(f"{describe(found)} does not fit: {'; '.join(reasons)}")
+        reexec(find_fitting(pex, info, [(describe(found), "; ".join(reasons))]))
+    if os.path.exists(dest) and os.listdir(dest) and not force:
+        raise BootError(f"venv: {dest} exists and is not empty (--force replaces it)")
+    from .cache import WheelSource
+
+    source = WheelSource(pex, info.distributions)
+    try:
+        context = create_venv(dest, clear=force)
+        paths = scheme_paths(dest)
+        python = str(context.env_exe)
+        for _, wheel in sorted(chosen.items()):
+            install_wheel(source.read(wheel), wheel, paths, python)
+            log(f"installed {wheel}")
+        if compile_bytecode:
+            import compileall
+
+            compileall.compile_dir(paths["purelib"], quiet=1)
+            if paths["platlib"] != paths["purelib"]:
+                compileall.compile_dir(paths["platlib"], quiet=1)
+    except OSError as exc:
+        raise BootError(f"venv: cannot create {dest}: {exc}") from None
+    finally:
+        source.close()
+    sys.stdout.write(f"{dest}\n")
+    return 0
+
+
+def create_venv(dest: str, clear: bool) -> SimpleNamespace:
+    import venv
+
+    class Builder(venv.EnvBuilder):
+        context: SimpleNamespace
+
+        def post_setup(self, context: SimpleNamespace) -> None:
+            self.context = context
+
+    builder = Builder(with_pip=False, clear=clear, symlinks=os.name != "nt")
+    builder.create(dest)
+    return builder.context
+
+
+def scheme_paths(dest: str) -> dict[str, str]:
+    import sysconfig
+
+    scheme = (
+        "venv" if "venv" in sysconfig.get_scheme_names() else ("nt" if os.name == "nt" else "posix_prefix")
+    )
+    base = {"base": dest, "platbase": dest, "installed_base": dest, "installed_platbase": dest}
+    return sysconfig.get_paths(scheme, vars=base)
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def install_wheel(data: bytes, filename: str, paths: dict[str, str], python: str) -> None:
+    """Installs one wheel into the scheme `paths` (purelib, platlib, scripts, data, include)."""
+    name = filename.split("-")[0]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = [i for i in archive.infolist() if not i.is_dir()]
+        tops = {i.filename.split("/")[0] for i in members if "/" in i.filename}
+        dist_info = next((top for top in sorted(tops) if top.endswith(".dist-info")), None)
+        data_dir = next((f"{top}/" for top in sorted(tops) if top.endswith(".data")), "\0")
+        if dist_info is None:
+            raise BootError(f"{filename} has no .dist-info directory")
+        wheel_meta = archive.read(f"{dist_info}/WHEEL").decode("utf-8")
+        purelib = "root-is-purelib: true" in wheel_meta.lower()
+        base = paths["purelib"] if purelib else paths["platlib"]
+        targets = {
+            "purelib": paths["purelib"],
+            "platlib": paths["platlib"],
+            "scripts": paths["scripts"],
+            "headers": os.path.join(paths["include"], name),
+            "data": paths["data"],
+        }
+        record: list[tuple[str, str, str]] = []
+        for member in members:
+            if member.filename == f"{dist_info}/RECORD":
+                continue
+            target, is_script = _target(member.filename, data_dir, base, targets)
+            content = archive.read(member)
+            if is_script and content.startswith((b"#!python", b"#!pythonw")):
+                end = content.find(b"\n")
+                content = b"#!" + python.encode() + (content[end:] if end >= 0 else b"\n")
+            mode = (member.external_attr >> 16) & 0o777
+            _write(target, content, 0o755 if is_script or mode & 0o111 else 0o644)
+            record.append((_relative(target, base), _record_hash(content), str(len(content))))
+        entry_points = os.path.join(base, dist_info, "entry_points.txt")
+        for target, content in _console_scripts(entry_points, paths["scripts"], python):
+            _write(target, content, 0o755)
+            record.append((_relative(target, base), _record_hash(content), str(len(content))))
+        installer = os.path.join(base, dist_info, "INSTALLER")
+        _write(installer, b"hatch-pex\n", 0o644)
+        record.append((_relative(installer, base), _record_hash(b"hatch-pex\n"), "10"))
+        record.append((f"{dist_info}/RECORD", "", ""))
+        import csv
+
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(record)
+        _write(os.path.join(base, dist_info, "RECORD"), text.getvalue().encode(), 0o644)
+
+
+def _target(member: str, data_dir: str, base: str, targets: dict[str, str]) -> tuple[str, bool]:
+    from .extract import target_path
+
+    target_path(member)  # rejects unsafe names
+    if member.startswith(data_dir):
+        kind, _, rest = member[len(data_dir) :].partition("/")
+        if kind not in targets or not rest:
+            raise BootError(f"wheel member {member!r}: unknown .data directory {kind!r}")
+        return os.path.join(targets[kind], *rest.split("/")), kind == "scripts"
+    return os.path.join(base, *member.split("/")), False
+
+
+def _relative(path: str, base: str) -> str:
+    return os.path.relpath(path, base).replace(os.sep, "/")
+
+
+def _write(path: str, content: bytes, mode: int) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as file:
+        file.write(content)
+    os.chmod(path, mode)
+
+
+def _console_scripts(entry_points: str, scripts_dir: str, python: str) -> list[tuple[str, bytes]]:
+    from .entry import parse_entry_points
+
+    try:
+        with open(entry_points, encoding="utf-8") as file:
+            text = file.read()
+    except OSError:
+        return []
+    out = []
+    for name, value in parse_entry_points(text, ("console_scripts", "gui_scripts")):
+        spec = value.split("[", 1)[0].strip()
+        module, _, attrs = spec.partition(":")
+        if not attrs:
+            continue
+        head = attrs.strip().split(".")[0]
+        script = SCRIPT_TEMPLATE.format(python=python, module=module.strip(), head=head, call=attrs.strip())
+        out.append((os.path.join(scripts_dir, name), script.encode()))
+    return out
