@@ -540,6 +540,16 @@ def build_index_artifacts(
 # --------------------------------------------------------------------------------------------------
 
 
+def write_htpasswd(path: Path, user: str, password: str) -> Path:
+    """An htpasswd file with one user (bcrypt-free, so pypiserver's passlib reads it anywhere)."""
+    from passlib.apache import HtpasswdFile
+
+    htpasswd = HtpasswdFile(str(path), new=True, default_scheme="sha256_crypt")
+    htpasswd.set_password(user, password)
+    htpasswd.save()
+    return path
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -567,6 +577,8 @@ class TestIndex:
     artifacts: Artifacts | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    # With a password file (htpasswd), every download and listing needs basic auth.
+    password_file: Path | None = None
 
     @property
     def root_url(self) -> str:
@@ -585,7 +597,8 @@ class TestIndex:
             cmd = [
                 sys.executable, "-m", "pypiserver", "run",
                 "--host", "127.0.0.1", "--port", str(self.port),
-                "-a", ".", "-P", ".",
+                "-a", "download,list" if self.password_file else ".",
+                "-P", str(self.password_file) if self.password_file else ".",
                 "--disable-fallback",
                 "--backend", "simple-dir",
                 "--hash-algo", "sha256",
@@ -604,7 +617,7 @@ class TestIndex:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     break
-                if _http_ok(f"{self.root_url}/health") and _http_ok(self.url):
+                if _http_ok(f"{self.root_url}/health") and (self.password_file or _http_ok(self.url)):
                     return
                 time.sleep(0.1)
             self.stop()
@@ -623,6 +636,10 @@ class TestIndex:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+    def url_with(self, user: str, password: str) -> str:
+        """The simple-API URL with basic-auth credentials in it."""
+        return f"http://{user}:{password}@127.0.0.1:{self.port}/simple/"
 
     def project_files(self, project: str) -> list[str]:
         """File names the index lists for `project` (fetched from its simple page)."""

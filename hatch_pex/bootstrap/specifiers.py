@@ -34,7 +34,6 @@ _PRE_NAMES = {
     "preview": "rc",
 }
 _OPERATORS = ("===", "~=", "==", "!=", "<=", ">=", "<", ">")
-_INFINITY = float("inf")
 
 
 class InvalidSpecifier(ValueError):
@@ -63,15 +62,15 @@ class Version:
         release = list(self.release)
         while len(release) > 1 and release[-1] == 0:
             release.pop()
-        # Order within one release: dev-only < pre-releases < final < post-releases.
+        # Order within one release: dev-only < pre-releases < final < post-releases (ints only).
         if self.pre is None and self.post is None and self.dev is not None:
-            pre: tuple[object, ...] = (-_INFINITY,)
+            pre: tuple[int, ...] = (-1, 0, 0)
         elif self.pre is None:
-            pre = (_INFINITY,)
+            pre = (1, 0, 0)
         else:
-            pre = self.pre
-        post: tuple[object, ...] = (-_INFINITY,) if self.post is None else (self.post,)
-        dev: tuple[object, ...] = (_INFINITY,) if self.dev is None else (self.dev,)
+            pre = (0, ("a", "b", "rc").index(self.pre[0]), self.pre[1])
+        post = (-1,) if self.post is None else (self.post,)
+        dev = (1, 0) if self.dev is None else (0, self.dev)
         local: tuple[object, ...] = ()
         if with_local and self.local is not None:
             local = tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in self.local.split("."))

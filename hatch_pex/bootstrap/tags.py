@@ -1,4 +1,5 @@
-"""Wheel tags the running interpreter supports, best first, computed like packaging.tags.sys_tags().
+"""Wheel tags the running interpreter supports, best first, computed like packaging.tags.sys_tags()
+(packaging 26.3: native linux_<arch> before manylinux/musllinux, abi3t for free-threaded builds).
 
 The pure functions take their inputs as arguments (unit tested against packaging); `supported_tags()`
 gathers those inputs from the running interpreter. The result is cached per interpreter (see
@@ -17,23 +18,20 @@ if TYPE_CHECKING:
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 
 
-def cpython_tags(
-    version: tuple[int, int], abis: Sequence[str], platforms: Sequence[str], abi3: bool = True
-) -> Iterator[str]:
+def cpython_tags(version: tuple[int, int], abis: Sequence[str], platforms: Sequence[str]) -> Iterator[str]:
     interpreter = f"cp{version[0]}{version[1]}"
+    stable = "abi3t" if abis and "t" in abis[0][len(interpreter) :] else "abi3"  # free-threaded: abi3t
     for abi in abis:
         for platform in platforms:
             yield f"{interpreter}-{abi}-{platform}"
-    if abi3:
-        for platform in platforms:
-            yield f"{interpreter}-abi3-{platform}"
+    for platform in platforms:
+        yield f"{interpreter}-{stable}-{platform}"
     for platform in platforms:
         yield f"{interpreter}-none-{platform}"
-    if abi3:
-        # An abi3 wheel built for an older CPython 3 still loads.
-        for minor in range(version[1] - 1, 1, -1):
-            for platform in platforms:
-                yield f"cp{version[0]}{minor}-abi3-{platform}"
+    # A stable-ABI wheel built for an older CPython 3 still loads.
+    for minor in range(version[1] - 1, 1, -1):
+        for platform in platforms:
+            yield f"cp{version[0]}{minor}-{stable}-{platform}"
 
 
 def generic_tags(interpreter: str, abis: Sequence[str], platforms: Sequence[str]) -> Iterator[str]:
@@ -50,20 +48,23 @@ def _py_versions(version: tuple[int, int]) -> Iterator[str]:
         yield f"py{version[0]}{minor}"
 
 
-def compatible_tags(version: tuple[int, int], interpreter: str, platforms: Sequence[str]) -> Iterator[str]:
+def compatible_tags(
+    version: tuple[int, int], interpreter: str | None, platforms: Sequence[str]
+) -> Iterator[str]:
     """Pure-Python tags: py3X-none-<platform>, then <interpreter>-none-any, then py3X-none-any."""
     for py in _py_versions(version):
         for platform in platforms:
             yield f"{py}-none-{platform}"
-    yield f"{interpreter}-none-any"
+    if interpreter:
+        yield f"{interpreter}-none-any"
     for py in _py_versions(version):
         yield f"{py}-none-any"
 
 
 def linux_platforms(arch: str, glibc: tuple[int, int] | None, musl: tuple[int, int] | None) -> list[str]:
-    """manylinux (newest glibc first, legacy aliases after their PEP 600 name), musllinux, linux_<arch>."""
+    """linux_<arch>, manylinux (newest glibc first, legacy alias after its PEP 600 name), musllinux."""
     archs = ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
-    platforms: list[str] = []
+    platforms = [f"linux_{a}" for a in archs]
     if glibc is not None and glibc[0] == 2:
         oldest = 5 if arch in ("x86_64", "i686") else 17
         for a in archs:
@@ -76,7 +77,6 @@ def linux_platforms(arch: str, glibc: tuple[int, int] | None, musl: tuple[int, i
         for a in archs:
             for minor in range(musl[1], -1, -1):
                 platforms.append(f"musllinux_{musl[0]}_{minor}_{a}")
-    platforms.extend(f"linux_{a}" for a in archs)
     return platforms
 
 
@@ -85,11 +85,11 @@ def _mac_binary_formats(version: tuple[int, int], arch: str) -> list[str]:
     if arch == "x86_64":
         if version < (10, 4):
             return []
-        formats.extend(["intel", "fat64", "fat32"])
+        formats.extend(["intel", "fat64", "fat3"])  # fat3: i386 + ppc + x86_64
     elif arch == "i386":
         if version < (10, 4):
             return []
-        formats.extend(["intel", "fat32", "fat"])
+        formats.extend(["intel", "fat3", "fat"])
     if arch in ("arm64", "x86_64"):
         formats.append("universal2")
     if arch in ("x86_64", "i386"):
@@ -185,16 +185,15 @@ def supported_tags() -> list[str]:
     platforms = platform_tags()
     name = sys.implementation.name
     if name == "cpython":
-        abis = cpython_abis(version)
-        interpreter = f"cp{version[0]}{version[1]}"
-        tags = list(cpython_tags(version, abis, platforms, abi3=not abis[0].endswith(("t", "td"))))
+        tags = list(cpython_tags(version, cpython_abis(version), platforms))
+        interpreter: str | None = f"cp{version[0]}{version[1]}"
     else:
         import sysconfig
 
         short = {"pypy": "pp"}.get(name, name)
-        interpreter = f"{short}{version[0]}{version[1]}"
-        soabi = str(sysconfig.get_config_var("SOABI") or "")
-        abis = [soabi.replace(".", "_").replace("-", "_")] if soabi else []
-        tags = list(generic_tags(interpreter, abis, platforms))
+        soabi = str(sysconfig.get_config_var("SOABI") or "")  # pypy310-pp73 -> pypy310_pp73
+        abis = ["_".join(soabi.replace(".", "_").split("-")[:2])] if soabi else []
+        tags = list(generic_tags(f"{short}{version[0]}{version[1]}", abis, platforms))
+        interpreter = "pp3" if short == "pp" else None
     tags.extend(compatible_tags(version, interpreter, platforms))
     return tags

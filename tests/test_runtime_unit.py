@@ -1,0 +1,618 @@
+"""Tests of the runtime in hatch_pex/bootstrap/: its pure logic on real files, then a few starts of .pex
+files made by hand (tests/_make_test_pex.py) so the runtime is checked without the build side."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import marshal
+import os
+import stat
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+import hatch_pex.bootstrap as boot
+from hatch_pex.bootstrap import cache, entry, extract, isolation, record, specifiers, tags, wheels
+from hatch_pex.bootstrap.bytecode import CachingSourceLoader, path_hook, pyc_header
+from hatch_pex.bootstrap.interpreter import version_string
+from hatch_pex.bootstrap.log import BootError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _make_test_pex import make_pex, make_wheel
+
+BOOTSTRAP = Path(boot.__file__).parent
+
+# ---------------------------------------------------------------------------------------------- specifiers
+
+VERSIONS = [
+    "3.8.10",
+    "3.9.0",
+    "3.9.18",
+    "3.10.0",
+    "3.11.7",
+    "3.12.0a1",
+    "3.12.0rc1",
+    "3.12.0",
+    "3.12.1",
+    "3.12.1+local.7",
+    "3.12.0.post1",
+    "3.12.dev0",
+    "3.13.0",
+    "3.13.0rc2",
+    "3.14.0",
+    "4.0",
+    "1!3.0",
+]
+SPECS = [
+    ">=3.9",
+    "<3.12",
+    "<=3.12",
+    ">3.12",
+    ">3.12.0",
+    ">=3.12.0rc1",
+    "<3.13.0rc1",
+    ">3.12.0rc1",
+    "==3.12.*",
+    "!=3.12.*",
+    "==3.12",
+    "==3.12.0",
+    "!=3.12.0",
+    "~=3.11",
+    "~=3.11.2",
+    "~=3.12.0",
+    "===3.11.7",
+    "==3.*",
+    ">=3.9,<3.14",
+    ">=3.9, !=3.10.*, <4",
+    "==3.12.1+local.7",
+    "==3.12.1",
+    ">3.12.1",
+    "<=3.12.0.post1",
+    "==1!3.0",
+    ">=3",
+    "<3.12.1",
+]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_specifier_sets_agree_with_packaging(spec: str) -> None:
+    packaging_specifiers = pytest.importorskip("packaging.specifiers")
+    theirs = packaging_specifiers.SpecifierSet(spec)
+    mine = specifiers.SpecifierSet(spec)
+    for version in VERSIONS:
+        assert mine.contains(version) == theirs.contains(version, prereleases=True), (spec, version)
+
+
+def test_implementation_prefix_and_any_of() -> None:
+    assert specifiers.SpecifierSet("CPython>=3.9").contains("3.11.7", "cpython")
+    assert not specifiers.SpecifierSet("CPython>=3.9").contains("3.11.7", "pypy")
+    assert specifiers.SpecifierSet("cpython==3.12.*").contains("3.12.1")
+    assert specifiers.satisfies_any([], "2.7.18")
+    assert specifiers.satisfies_any(["<3", ">=3.12"], "3.12.0")
+    assert not specifiers.satisfies_any(["<3", ">=3.12"], "3.11.0")
+
+
+@pytest.mark.parametrize("bad", ["", ">=", "3.9", ">=3.x", "~=3", ">=3.*", "=>3.9", "==3.9.*.*"])
+def test_invalid_specifiers_raise(bad: str) -> None:
+    with pytest.raises(specifiers.InvalidSpecifier):
+        specifiers.SpecifierSet(bad).contains("3.11.0")
+
+
+def test_version_string() -> None:
+    assert version_string((3, 11, 7, "final", 0)) == "3.11.7"
+    assert version_string((3, 13, 0, "candidate", 1)) == "3.13.0rc1"
+    assert version_string((3, 14, 0, "alpha", 2)) == "3.14.0a2"
+    assert specifiers.SpecifierSet(">=3.9").contains(version_string())
+
+
+# ---------------------------------------------------------------------------------------------- tags
+
+
+def test_supported_tags_match_packaging() -> None:
+    packaging = pytest.importorskip("packaging")
+    from packaging import tags as ptags
+    from packaging.version import Version
+
+    if Version(packaging.__version__) < Version("26.3"):
+        pytest.skip("packaging < 26.3 orders linux_<arch> after manylinux; the runtime follows 26.3")
+    assert tags.supported_tags() == [str(tag) for tag in ptags.sys_tags()]
+
+
+@pytest.mark.parametrize("version", [(10, 9), (10, 15), (11, 0), (12, 3), (14, 2)])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64", "i386"])
+def test_mac_platforms_match_packaging(version: tuple[int, int], arch: str) -> None:
+    ptags = pytest.importorskip("packaging.tags")
+    assert tags.mac_platforms(version, arch) == list(ptags.mac_platforms(version, arch))
+
+
+def test_linux_platforms() -> None:
+    x86 = tags.linux_platforms("x86_64", (2, 36), None)
+    assert x86[0] == "linux_x86_64"
+    assert x86[1:3] == ["manylinux_2_36_x86_64", "manylinux_2_35_x86_64"]
+    assert x86.index("manylinux2014_x86_64") == x86.index("manylinux_2_17_x86_64") + 1
+    assert x86[-2:] == ["manylinux_2_5_x86_64", "manylinux1_x86_64"]
+    arm = tags.linux_platforms("aarch64", (2, 31), None)
+    assert arm[-2:] == ["manylinux_2_17_aarch64", "manylinux2014_aarch64"]
+    musl = tags.linux_platforms("x86_64", None, (1, 2))
+    assert musl == ["linux_x86_64", "musllinux_1_2_x86_64", "musllinux_1_1_x86_64", "musllinux_1_0_x86_64"]
+    assert tags.linux_platforms("armv8l", None, None) == ["linux_armv8l", "linux_armv7l"]
+
+
+def test_cpython_tags_order_and_free_threading() -> None:
+    got = list(tags.cpython_tags((3, 12), ["cp312"], ["linux_x86_64"]))
+    assert got[:3] == ["cp312-cp312-linux_x86_64", "cp312-abi3-linux_x86_64", "cp312-none-linux_x86_64"]
+    assert got[-1] == "cp32-abi3-linux_x86_64"
+    threaded = list(tags.cpython_tags((3, 13), ["cp313t"], ["linux_x86_64"]))
+    assert "cp313-abi3t-linux_x86_64" in threaded
+    assert not any("-abi3-" in tag for tag in threaded)
+    compat = list(tags.compatible_tags((3, 12), "cp312", ["linux_x86_64"]))
+    assert compat[0] == "py312-none-linux_x86_64"
+    assert compat.index("cp312-none-any") < compat.index("py312-none-any") < compat.index("py3-none-any")
+
+
+# ---------------------------------------------------------------------------------------------- wheels
+
+
+def test_wheel_name_parsing() -> None:
+    name = wheels.WheelName("Markup_Safe-3.0-1b-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+    assert (name.project, name.version, name.build) == ("markup-safe", "3.0", "1b")
+    assert name.tags == {"cp312-cp312-manylinux_2_17_x86_64", "cp312-cp312-manylinux2014_x86_64"}
+    assert wheels.WheelName("six-1.16-py2.py3-none-any.whl").tags == {"py2-none-any", "py3-none-any"}
+    for bad in ("six-1.16.tar.gz", "six-py3-none-any.whl", "a-b-c-d-e-f-g.whl"):
+        with pytest.raises(ValueError):
+            wheels.WheelName(bad)
+    assert wheels.normalize("Foo.Bar__baz") == "foo-bar-baz"
+
+
+def test_select_takes_best_rank_per_project() -> None:
+    platforms = ["linux_x86_64", "manylinux_2_17_x86_64"]
+    supported = [
+        *tags.cpython_tags((3, 12), ["cp312"], platforms),
+        *tags.compatible_tags((3, 12), "cp312", platforms),
+    ]
+    names = [
+        "ms-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "ms-1.0-cp312-abi3-manylinux_2_17_x86_64.whl",
+        "ms-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+        "ms-1.0-py3-none-any.whl",
+        "pure-2.0-py3-none-any.whl",
+        "pure-2.0-py2.py3-none-any.whl",
+        "native-1.0-cp313-cp313-manylinux_2_17_x86_64.whl",
+        "native-1.0-cp312-cp312-win_amd64.whl",
+    ]
+    chosen, missing = wheels.select(names, supported)
+    assert chosen == {
+        "ms": "ms-1.0-cp312-cp312-manylinux_2_17_x86_64.whl",
+        "pure": "pure-2.0-py2.py3-none-any.whl",
+    }
+    assert missing == {"native": sorted(n for n in names if n.startswith("native"))}
+
+
+# ---------------------------------------------------------------------------------------------- cache
+
+
+def test_manifest_verification_detects_deleted_and_truncated_files(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.txt").write_text("hello")
+    cache.write_manifest(str(tmp_path), [("pkg/a.py", 6), ("b.txt", 5)])
+    files, sizes = cache.read_manifest(str(tmp_path)) or ([], [])
+    assert (files, sizes) == (["pkg/a.py", "b.txt"], [6, 5])
+    assert cache.verify(str(tmp_path), files, sizes) is None
+    (tmp_path / "b.txt").write_text("hel")
+    assert cache.verify(str(tmp_path), files, sizes) == "b.txt has 3 bytes, 5 expected"
+    (tmp_path / "pkg" / "a.py").unlink()
+    assert cache.verify(str(tmp_path), files, sizes) == "pkg/a.py is missing"
+    assert cache.verify(str(tmp_path / "gone"), files, sizes) == f"{tmp_path / 'gone'} is missing"
+    (tmp_path / cache.MANIFEST).write_text("something else\n1\tb.txt\n")
+    assert cache.read_manifest(str(tmp_path)) is None
+
+
+def _tiny_pex(tmp_path: Path, **kwargs: object) -> tuple[Path, Path]:
+    """A pex with one app wheel (console script `tiny`, module `tinyapp`) and one dependency wheel."""
+    wheel_dir = tmp_path / "wheels"
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    app = make_wheel(
+        wheel_dir,
+        "tinyapp",
+        "1.0",
+        {
+            "tinyapp/__init__.py": (
+                "import os, sys, tinydep\n"
+                "def main():\n"
+                "    print('dep', tinydep.WHERE)\n"
+                "    print('argv', sys.argv[1:])\n"
+                "    print('env', os.environ.get('TINY_INJECTED'))\n"
+                "    if sys.argv[1:] == ['boom']:\n"
+                "        raise RuntimeError('boom')\n"
+                "    return int(sys.argv[1]) if sys.argv[1:2] and sys.argv[1].isdigit() else 0\n"
+            ),
+            "tinyapp-1.0.data/scripts/tiny-tool": "#!python\nprint('tool')\n",
+        },
+        "[console_scripts]\ntiny = tinyapp:main\n",
+        modes={"tinyapp-1.0.data/scripts/tiny-tool": 0o755},
+    )
+    dep = make_wheel(
+        wheel_dir, "tinydep", "2.0", {"tinydep.py": "WHERE = 'pex'\n", "tinydep.pth": "import sys\n"}
+    )
+    options = {"entry_point": "tinyapp:main", **kwargs}
+    pex = make_pex(tmp_path / "tiny.pex", [app, dep], **options)  # type: ignore[arg-type]
+    return pex, dep
+
+
+def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
+    pex, dep = _tiny_pex(tmp_path)
+    root = tmp_path / "root"
+    for sub in ("installs", "tmp"):
+        (root / sub).mkdir(parents=True)
+    sha = boot_hash(dep)
+    source = cache.WheelSource(str(pex), {dep.name: sha})
+    files, sizes = cache.ensure_entry(str(root), sha, dep.name, source)
+    entry_dir = root / "installs" / sha
+    assert "tinydep.py" in files and (entry_dir / cache.MANIFEST).is_file()
+    assert cache.ensure_entry(str(root), sha, dep.name, source) == (files, sizes)
+    (entry_dir / "tinydep.py").write_text("")  # truncated later: detected and rebuilt
+    cache.ensure_entry(str(root), sha, dep.name, source)
+    assert (entry_dir / "tinydep.py").read_text() == "WHERE = 'pex'\n"
+    assert os.listdir(root / "tmp") == []
+    bad = cache.WheelSource(str(pex), {dep.name: "0" * 64})
+    with pytest.raises(BootError, match="damaged"):
+        bad.read(dep.name)
+    source.close()
+
+
+def boot_hash(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stale_tmp_dirs_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "tmp" / "old").mkdir(parents=True)
+    (tmp_path / "tmp" / "new").mkdir()
+    os.utime(tmp_path / "tmp" / "old", (1, 1))
+    cache.clean_stale_tmp(str(tmp_path))
+    assert os.listdir(tmp_path / "tmp") == ["new"]
+
+
+def test_unwritable_root_falls_back_to_private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("PEX_ROOT", str(tmp_path / "file" / "root"))  # below a file: cannot be created
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
+    root = cache.writable_root()
+    assert root == str(tmp_path / "t" / f"hatch-pex-{os.getuid()}")
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert boot.cache_roots() == [str(tmp_path / "file" / "root"), root]
+    os.chmod(root, 0o755)  # no longer private: refused
+    assert not boot.is_private_dir(root)
+    with pytest.raises(BootError, match="not a directory owned by this user"):
+        cache.writable_root()
+
+
+def test_default_root_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PEX_ROOT", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert boot.cache_roots()[0] == str(tmp_path / "hatch-pex")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert boot.cache_roots()[0] == str(tmp_path / "home" / ".cache" / "hatch-pex")
+
+
+def test_pex_hash_scan_and_short_hash() -> None:
+    digest = "ab" * 32
+    assert boot.pex_hash_of(b'{"format": "x", "pex_hash": "' + digest.encode() + b'"}') == digest
+    assert boot.pex_hash_of(b'{"pex_hash":"' + digest.encode() + b'","z":1}') == digest
+    assert boot.pex_hash_of(b'{"pex_hash": null}') is None
+    assert boot.pex_hash_of(b'{"pex_hash": "xyz"}') is None
+    assert boot.pex_hash_of(b"{}") is None
+    assert boot.short_hash(b"abc") == boot.short_hash(b"abc") != boot.short_hash(b"abd")
+    assert len(boot.short_hash(b"x" * 5000)) == 16
+    assert boot.interpreter_key().startswith(sys.implementation.cache_tag + "-")
+
+
+# ---------------------------------------------------------------------------------------------- extraction
+
+
+def test_target_path_maps_data_dirs_and_rejects_escapes() -> None:
+    assert extract.target_path("a-1.data/purelib/a/x.py") == "a/x.py"
+    assert extract.target_path("a-1.data/platlib/a/y.so") == "a/y.so"
+    assert extract.target_path("a-1.data/scripts/run") == "a-1.data/scripts/run"
+    assert extract.target_path("a/./b.py") == "a/b.py"
+    for bad in ("../evil.py", "/etc/passwd", "a/../../x", "a\\b.py"):
+        with pytest.raises(BootError):
+            extract.target_path(bad)
+
+
+def test_unpack_keeps_exec_bits(tmp_path: Path) -> None:
+    wheel = make_wheel(
+        tmp_path,
+        "w",
+        "1",
+        {"w/__init__.py": "", "w-1.data/purelib/w/extra.py": "", "w-1.data/scripts/go": "#!python\n"},
+        modes={"w-1.data/scripts/go": 0o755},
+    )
+    dest = tmp_path / "out"
+    dest.mkdir()
+    files = dict(extract.unpack(wheel.read_bytes(), str(dest)))
+    assert "w/extra.py" in files and "w-1.data/scripts/go" in files
+    assert os.stat(dest / "w-1.data" / "scripts" / "go").st_mode & 0o111
+    assert not os.stat(dest / "w" / "__init__.py").st_mode & 0o111
+
+
+# ---------------------------------------------------------------------------------------------- isolation
+
+
+def test_build_sys_path_modes() -> None:
+    path = ["/py/lib/python312.zip", "/py/lib/python3.12", "/py/lib/python3.12/site-packages", "/user/site"]
+    stdlib = ["/py/lib/python312.zip", "/py/lib/python3.12", "/py/lib/python3.12/lib-dynload"]
+    std, site = path[:2], path[2:]
+    assert isolation.build_sys_path(path, stdlib, ["/e1", "/e2"], "false", ["/x"]) == (
+        [*std, "/e1", "/e2"],
+        ["/x"],
+    )
+    assert isolation.build_sys_path(path, stdlib, ["/e1"], "prefer", []) == ([*std, *site, "/e1"], [])
+    assert isolation.build_sys_path(path, stdlib, ["/e1"], "fallback", ["/x"]) == (
+        [*std, "/e1"],
+        [*site, "/x"],
+    )
+
+
+def test_foreign_modules_uses_deepest_sys_path_entry() -> None:
+    def module(name: str, file: str | None, path: list[str] | None = None) -> types.ModuleType:
+        mod = types.ModuleType(name)
+        mod.__file__ = file
+        if path is not None:
+            mod.__path__ = path
+        return mod
+
+    stdlib = ["/py/lib/python3.12", "/py/lib/python3.12/lib-dynload"]
+    dropped = ["/py/lib/python3.12/site-packages", "/extra"]
+    modules = {
+        "os": module("os", "/py/lib/python3.12/os.py"),
+        "_json": module("_json", "/py/lib/python3.12/lib-dynload/_json.so"),
+        "certifi": module("certifi", "/py/lib/python3.12/site-packages/certifi/__init__.py"),
+        "nsp": module("nsp", None, ["/extra/nsp"]),
+        "stray": module("stray", "/somewhere/stray.py"),
+        "sys": module("sys", None),
+        "__main__": module("__main__", "/app.pex/__main__.py"),
+        isolation.PACKAGE + ".log": module("x", "/app.pex/.bootstrap/x.py"),
+    }
+    assert sorted(isolation.foreign_modules(modules, stdlib, dropped)) == ["certifi", "nsp", "stray"]
+
+
+def test_process_pth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sub").mkdir()
+    pth = tmp_path / "x.pth"
+    pth.write_text("# comment\nsub\nmissing\nimport os; os.environ['HP_PTH_RAN'] = '1'\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    monkeypatch.delenv("HP_PTH_RAN", raising=False)
+    isolation.process_pth([str(pth)])
+    assert sys.path == [str(tmp_path), str(tmp_path / "sub")]
+    assert os.environ["HP_PTH_RAN"] == "1"
+
+
+def test_stdlib_paths_cover_the_stdlib() -> None:
+    paths = isolation.stdlib_paths()
+    assert os.path.dirname(os.__file__) in paths
+    assert not any(p.endswith(("site-packages", "dist-packages")) for p in paths)
+
+
+# ---------------------------------------------------------------------------------------------- entry
+
+
+def test_entry_point_parsing() -> None:
+    assert entry.parse_entry_point("pkg.mod:main") == ("call", "pkg.mod:main")
+    assert entry.parse_entry_point(" pkg.mod : Cls.run [extra] ") == ("call", "pkg.mod:Cls.run")
+    assert entry.parse_entry_point("pkg.mod") == ("module", "pkg.mod")
+    for bad in (":main", "pkg:", ""):
+        with pytest.raises(BootError):
+            entry.parse_entry_point(bad)
+    text = "[console_scripts]\nfoo = a:b\n; c\n[gui_scripts]\ng=x:y\n[other]\nz = q:r\n"
+    assert entry.parse_entry_points(text, ("console_scripts", "gui_scripts")) == [
+        ("foo", "a:b"),
+        ("g", "x:y"),
+    ]
+
+
+def test_script_lookup(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    (one / "a-1.dist-info").mkdir(parents=True)
+    (one / "a-1.dist-info" / "entry_points.txt").write_text("[console_scripts]\nrun-a = a.cli:main\n")
+    (two / "b-1.data" / "scripts").mkdir(parents=True)
+    (two / "b-1.data" / "scripts" / "tool").write_text("print(1)\n")
+    entries = [str(one), str(two)]
+    assert entry.script_target("run-a", entries) == ("call", "a.cli:main")
+    assert entry.script_target("tool", entries) == ("path", str(two / "b-1.data" / "scripts" / "tool"))
+    with pytest.raises(BootError, match="available: run-a, tool"):
+        entry.script_target("nope", entries)
+
+
+# ---------------------------------------------------------------------------------------------- warm record
+
+
+def _relative_imports(name: str) -> list[str]:
+    """Runtime modules a module imports at its top level (what executing its code object needs)."""
+    tree = ast.parse((BOOTSTRAP / f"{name}.py").read_text())
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.extend([node.module] if node.module else [alias.name for alias in node.names])
+    return found
+
+
+def test_warm_modules_are_complete_and_in_dependency_order() -> None:
+    order = list(record.WARM_MODULES)
+    for position, name in enumerate(order):
+        for dependency in _relative_imports(name):
+            assert dependency in order[:position], f"{name} imports {dependency}: list it before {name}"
+    # nothing the warm path imports is left out: the closure of launch is exactly the list
+    closure, todo = set(), ["launch"]
+    while todo:
+        name = todo.pop()
+        if name not in closure:
+            closure.add(name)
+            todo.extend(_relative_imports(name))
+    assert closure == set(order)
+
+
+def test_runtime_modules_use_relative_imports_only() -> None:
+    for source in BOOTSTRAP.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                assert not (node.module or "").startswith("hatch_pex"), source.name
+
+
+def test_warm_path_imports_no_heavy_stdlib_modules() -> None:
+    heavy = {
+        "json",
+        "re",
+        "zipfile",
+        "hashlib",
+        "subprocess",
+        "typing",
+        "tempfile",
+        "contextlib",
+        "importlib.util",
+    }
+    for name in (*record.WARM_MODULES, "__init__"):
+        tree = ast.parse((BOOTSTRAP / f"{name}.py").read_text())
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            assert not heavy.intersection(names), (name, names)
+
+
+# ---------------------------------------------------------------------------------------------- bytecode
+
+
+def test_pyc_written_despite_dont_write_bytecode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    installs = tmp_path / "installs"
+    package = installs / "entry"
+    package.mkdir(parents=True)
+    (package / "mod_hp_test.py").write_text("VALUE = 41 + 1\n")
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    hook = path_hook(str(installs))
+    with pytest.raises(ImportError):
+        hook(str(tmp_path / "elsewhere"))
+    spec = hook(str(package)).find_spec("mod_hp_test")
+    assert spec is not None and isinstance(spec.loader, CachingSourceLoader)
+    code = spec.loader.get_code("mod_hp_test")
+    pyc = Path(importlib.util.cache_from_source(str(package / "mod_hp_test.py")))
+    data = pyc.read_bytes()
+    st = os.stat(package / "mod_hp_test.py")
+    assert data[:16] == pyc_header(st.st_mtime, st.st_size)
+    assert data[:4] == importlib.util.MAGIC_NUMBER and data[4:8] == b"\0\0\0\0"
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    assert namespace["VALUE"] == 42
+    # the next load reads the .pyc instead of compiling: prove it by planting other code there
+    pyc.write_bytes(data[:16] + marshal.dumps(compile("VALUE = 'from pyc'", "x", "exec")))
+    exec(spec.loader.get_code("mod_hp_test"), namespace)
+    assert namespace["VALUE"] == "from pyc"
+
+
+# ---------------------------------------------------------------------------------------------- whole starts
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEX_", "PYTHON", "_HATCH_PEX"))}
+    env.update(PEX_ROOT=str(tmp_path / "root"), PYTHONDONTWRITEBYTECODE="1", **extra)
+    return env
+
+
+def _run(python: str | Path, pex: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), str(pex), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_start_cold_then_warm_isolated(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path, inject_env={"TINY_INJECTED": "yes"})
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "tinydep.py").write_text("WHERE = 'PYTHONPATH'\n")
+    env = _env(tmp_path, PYTHONPATH=str(shadow), PEX_VERBOSE="1")
+    cold = _run(sys.executable, pex, "7", env=env)
+    assert cold.returncode == 7, cold.stderr
+    assert "dep pex" in cold.stdout and "argv ['7']" in cold.stdout and "env yes" in cold.stdout
+    warm = _run(sys.executable, pex, env=env)
+    assert warm.returncode == 0 and "warm start" in warm.stderr, warm.stderr
+    assert list((tmp_path / "root" / "installs").glob("*/tinyapp/__pycache__/*.pyc"))
+
+
+def test_errors_exit_2_without_traceback(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path)
+    env = _env(tmp_path, PEX_SCRIPT="nope")
+    result = _run(sys.executable, pex, env=env)
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == "hatch-pex: error: PEX_SCRIPT=nope: no such console script in this pex; available: tiny, tiny-tool\n"
+    )
+    strict, _ = _tiny_pex(tmp_path / "c", constraints=["<3"])
+    result = _run(sys.executable, strict, env=_env(tmp_path, PATH=str(tmp_path / "empty")))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "does not satisfy <3" in result.stderr and sys.executable in result.stderr
+
+
+def test_app_exception_gives_traceback_and_exit_1(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path)
+    result = _run(sys.executable, pex, "boom", env=_env(tmp_path))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "RuntimeError: boom" in result.stderr
+
+
+def test_damaged_entry_is_rebuilt(tmp_path: Path) -> None:
+    pex, dep = _tiny_pex(tmp_path)
+    env = _env(tmp_path)
+    assert _run(sys.executable, pex, env=env).returncode == 0
+    (tmp_path / "root" / "installs" / boot_hash(dep) / "tinydep.py").unlink()
+    result = _run(sys.executable, pex, env=env)
+    assert result.returncode == 0 and "dep pex" in result.stdout, result.stderr
+
+
+def test_concurrent_cold_starts_share_one_entry(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path)
+    env = _env(tmp_path)
+    procs = [
+        subprocess.Popen([sys.executable, str(pex)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(8)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    installs = list((tmp_path / "root" / "installs").iterdir())
+    assert len(installs) == 2 and all((e / cache.MANIFEST).is_file() for e in installs)
+    assert os.listdir(tmp_path / "root" / "tmp") == []
+
+
+def test_interpreter_mode_and_tools(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path, entry_point=None)
+    env = _env(tmp_path)
+    result = _run(
+        sys.executable, pex, "-c", "import sys, tinydep; print(tinydep.WHERE, sys.argv)", "a", env=env
+    )
+    assert result.stdout == "pex ['-c', 'a']\n", result.stderr
+    info = _run(sys.executable, pex, "info", env={**env, "PEX_TOOLS": "1"})
+    assert '"format": "hatch-pex/1"' in info.stdout
+    venv = tmp_path / "venv"
+    made = _run(sys.executable, pex, "venv", "--no-compile", str(venv), env={**env, "PEX_TOOLS": "1"})
+    assert made.returncode == 0, made.stderr
+    script = subprocess.run(
+        [str(venv / "bin" / "tiny"), "3"], capture_output=True, text=True, env=env, check=False
+    )
+    assert script.returncode == 3 and "dep pex" in script.stdout
+    assert (venv / "bin" / "tiny-tool").read_text().startswith(f"#!{venv / 'bin'}")
+
+
+def test_runs_under_each_python(interpreter: Path, tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path)
+    for _ in range(2):  # cold, then warm
+        result = _run(interpreter, pex, "5", env=_env(tmp_path))
+        assert result.returncode == 5 and "dep pex" in result.stdout, result.stderr
