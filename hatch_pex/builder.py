@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 
 from . import archive
 from .config import PexBuilderConfig
-from .lock import LockError, inputs_hash, plan_from_lock, read_lock, write_lock
+from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
 from .platforms import Platform
 from .redact import redact, strip_credentials
 from .resolve import Closure, Distribution, PlannedFile, ResolveError, ResolveOptions, plan_with_pip, resolve
@@ -136,13 +136,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             url = Path(project_wheel).as_uri()
             own = [PlannedFile(name, self.metadata.version, url, None, True, "the project wheel just built")]
         if config.lock and project_wheel:
-            lock = read_lock(config.lock)
-            if lock.inputs_hash != self._lock_inputs():
-                raise LockError(
-                    f"The lock {os.path.basename(config.lock)} is out of date: the project's dependencies or "
-                    f"the pex target's settings changed since it was written. Refresh it with "
-                    f"`hatch build -t pex:lock` and review the change"
-                )
+            lock = self._current_lock(config.lock)
             return lambda platform, _: [*plan_from_lock(lock, platform), *own]
         if config.resolver == "uv":
             requirements = self._dependency_requirements()
@@ -152,6 +146,26 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 *own,
             ]
         return None
+
+    def _current_lock(self, path: str) -> Lock:
+        """The lock, if it still describes the project: else a LockError saying how to refresh it."""
+        lock = read_lock(path)
+        name = os.path.basename(path)
+        refresh = "Refresh it with `hatch build -t pex:lock` and review the change"
+        if lock.inputs_hash is not None and lock.inputs_hash != self._lock_inputs():
+            raise LockError(
+                f"The lock {name} is out of date: the project's dependencies or the pex target's "
+                f"settings changed since it was written. {refresh}"
+            )
+        for platform in self._platforms():
+            missing = unsatisfied(lock, self._dependency_requirements(), platform)
+            if missing:
+                where = "" if platform.is_current else f" for platform {platform.text}"
+                raise LockError(
+                    f"The lock {name} is out of date: nothing in it satisfies "
+                    f"{', '.join(missing)}{where}. {refresh}"
+                )
+        return lock
 
     def _dependency_requirements(self) -> list[str]:
         """The project's requirements without the project itself (for uv and for locks)."""

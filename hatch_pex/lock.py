@@ -114,6 +114,29 @@ def _package(entry: dict[str, Any]) -> LockedPackage:
     )
 
 
+def unsatisfied(lock: Lock, requirements: list[str], platform: Platform) -> list[str]:
+    """Requirements (whose markers hold on `platform`) that no package of the lock satisfies there.
+
+    This catches a stale lock from any tool; hatch-pex's own locks also carry an inputs hash.
+    """
+    from packaging.requirements import Requirement
+
+    environment = platform.marker_environment()
+    versions: dict[str, list[str]] = {}
+    for package in lock.packages:
+        if not package.marker or Marker(package.marker).evaluate(environment):
+            versions.setdefault(package.name, []).append(package.version)
+    missing = []
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker and not requirement.marker.evaluate(environment):
+            continue
+        candidates = versions.get(str(canonicalize_name(requirement.name)), [])
+        if not any(requirement.specifier.contains(v, prereleases=True) for v in candidates):
+            missing.append(text)
+    return missing
+
+
 def plan_from_lock(lock: Lock, platform: Platform) -> list[PlannedFile]:
     """The files `platform` needs, one per package whose marker holds there."""
     environment = platform.marker_environment()

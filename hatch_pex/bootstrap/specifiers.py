@@ -119,6 +119,7 @@ class Specifier:
             prefix = spec.release[:-1]
             return (
                 candidate.key(False) >= spec.key(False)
+                and candidate.epoch == spec.epoch
                 and _padded(candidate.release, len(prefix))[: len(prefix)] == prefix
             )
         if op == "<=":
@@ -135,7 +136,8 @@ class Specifier:
         # op == ">"
         if not candidate.key(False) > spec.key(False):
             return False
-        if candidate.post is not None and spec.post is None and _same_release(candidate, spec):
+        # ">3.12" must not admit 3.12.post1: a post-release of exactly the bound (PEP 440).
+        if candidate.post is not None and spec.post is None and _without_post(candidate) == spec.key(False):
             return False
         return not (candidate.local is not None and _same_release(candidate, spec))
 
@@ -152,6 +154,11 @@ class Specifier:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _without_post(version: Version) -> tuple[object, ...]:
+    key = version.key(False)
+    return (*key[:3], (-1,), *key[4:])
 
 
 def _same_release(a: Version, b: Version) -> bool:

@@ -1,0 +1,131 @@
+"""Platform strings and PEP 751 locks: parsing, tag expansion, markers, round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hatch_pex.lock import LockError, plan_from_lock, read_lock, unsatisfied, write_lock
+from hatch_pex.platforms import Platform, platform_tags
+from hatch_pex.resolve import PlannedFile
+
+LINUX = Platform.parse("linux_x86_64-cp-3.11-cp311")
+MAC = Platform.parse("macosx_11_0_arm64-cp-312-cp312")
+
+
+def test_parse_and_pip_arguments() -> None:
+    assert MAC.python_version == "3.12"
+    arguments = LINUX.pip_arguments()
+    assert arguments[-7:] == [
+        "--implementation",
+        "cp",
+        "--python-version",
+        "3.11",
+        "--abi",
+        "cp311",
+        "--only-binary=:all:",
+    ]
+    platforms = arguments[1:-7:2]
+    assert platforms[0] == "manylinux_2_17_x86_64"
+    assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"} <= set(
+        platforms
+    )
+    assert "manylinux_2_28_x86_64" not in platforms
+    assert Platform.parse("current").pip_arguments() == []
+
+
+@pytest.mark.parametrize(
+    "text", ["linux", "linux_x86_64-pp-3.11-pypy311", "linux_x86_64-cp-three-cp311", "a-cp-3.11"]
+)
+def test_invalid_platforms(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid platform"):
+        Platform.parse(text)
+
+
+def test_manylinux_expansion() -> None:
+    tags = platform_tags("manylinux_2_28_aarch64")
+    assert tags[0] == "manylinux_2_28_aarch64"
+    assert tags[-1] == "manylinux1_aarch64"
+    assert platform_tags("macosx_11_0_arm64") == ["macosx_11_0_arm64"]
+
+
+def test_marker_environment_of_another_machine() -> None:
+    environment = MAC.marker_environment()
+    assert environment["sys_platform"] == "darwin"
+    assert environment["platform_machine"] == "arm64"
+    assert environment["python_version"] == "3.12"
+    assert LINUX.marker_environment()["sys_platform"] == "linux"
+
+
+def planned(name: str, version: str, filename: str, sha: str) -> PlannedFile:
+    return PlannedFile(name, version, f"https://user:secret@files.example/{filename}", sha, False)
+
+
+def test_round_trip_markers_and_wheel_choice(tmp_path: Path) -> None:
+    shared = planned("click", "8.1.8", "click-8.1.8-py3-none-any.whl", "a" * 64)
+    plans = {
+        LINUX: [
+            shared,
+            planned(
+                "markupsafe", "3.0.4", "markupsafe-3.0.4-cp311-cp311-manylinux_2_17_x86_64.whl", "b" * 64
+            ),
+        ],
+        MAC: [
+            shared,
+            planned("markupsafe", "3.0.4", "markupsafe-3.0.4-cp312-cp312-macosx_11_0_arm64.whl", "c" * 64),
+            planned("appnope", "0.1.4", "appnope-0.1.4-py2.py3-none-any.whl", "d" * 64),
+        ],
+    }
+    path = write_lock(str(tmp_path / "pylock.toml"), plans, requires_python=">=3.9", inputs="f" * 64)
+    text = Path(path).read_text()
+    assert "secret" not in text and "user" not in text
+    lock = read_lock(path)
+    assert lock.inputs_hash == "f" * 64
+    by_name = {p.name: p for p in lock.packages}
+    assert by_name["click"].marker is None
+    assert (
+        by_name["appnope"].marker
+        == 'sys_platform == "darwin" and platform_machine == "arm64" and python_version == "3.12"'
+    )
+
+    linux_plan = {item.name: item for item in plan_from_lock(lock, LINUX)}
+    assert sorted(linux_plan) == ["click", "markupsafe"]
+    assert linux_plan["markupsafe"].url.endswith("manylinux_2_17_x86_64.whl")
+    assert linux_plan["markupsafe"].archive_sha256 == "b" * 64
+    mac_plan = {item.name: item for item in plan_from_lock(lock, MAC)}
+    assert sorted(mac_plan) == ["appnope", "click", "markupsafe"]
+    assert mac_plan["markupsafe"].url.endswith("macosx_11_0_arm64.whl")
+
+    with pytest.raises(
+        LockError, match=r"no file of markupsafe 3.0.4 for platform linux_aarch64-cp-3.11-cp311"
+    ):
+        plan_from_lock(lock, Platform.parse("linux_aarch64-cp-3.11-cp311"))
+
+    assert unsatisfied(lock, ["click>=8", "appnope; sys_platform == 'darwin'"], LINUX) == []
+    assert unsatisfied(lock, ["click>=9"], LINUX) == ["click>=9"]
+    assert unsatisfied(lock, ["appnope"], LINUX) == ["appnope"]
+    assert unsatisfied(lock, ["appnope"], MAC) == []
+
+
+def test_foreign_lock_and_bad_locks(tmp_path: Path) -> None:
+    lock_path = tmp_path / "pylock.toml"
+    lock_path.write_text(
+        'lock-version = "1.0"\ncreated-by = "uv"\n\n[[packages]]\nname = "Click"\nversion = "8.5.1"\n'
+        'wheels = [{ url = "https://files.example/click-8.5.1-py3-none-any.whl", hashes = { sha256 = "'
+        + "e" * 64
+        + '" } }]\n'
+    )
+    lock = read_lock(str(lock_path))
+    assert lock.inputs_hash is None
+    assert [p.name for p in lock.packages] == ["click"]
+    lock_path.write_text('lock-version = "2.0"\n')
+    with pytest.raises(LockError, match=r"only 1\.x is supported"):
+        read_lock(str(lock_path))
+    lock_path.write_text(
+        'lock-version = "1.0"\n[[packages]]\nname = "x"\nversion = "1"\nwheels = [{ url = "https://h/x-1-py3-none-any.whl" }]\n'
+    )
+    with pytest.raises(LockError, match=r"Package #1 of the lock pylock\.toml is malformed"):
+        read_lock(str(lock_path))
+    with pytest.raises(LockError, match="does not exist; create it with `hatch build -t pex:lock`"):
+        read_lock(str(tmp_path / "pylock.other.toml"))
