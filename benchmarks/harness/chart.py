@@ -6,9 +6,10 @@ benchmarks/work/tools/bin/python -m harness.chart RESULTS.json OUT.png   (cwd: b
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import matplotlib
 
@@ -18,22 +19,48 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from .measure import VARIANT_LABELS, VARIANTS
-from .report import median
 from .results import Results
 
-# series label -> one value per contender (None: nothing to draw)
-Series = dict[str, list[Optional[float]]]  # a run-time alias: `X | None` needs 3.10
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: the median and, for timings, the quartiles drawn as a whisker (None: no bar)."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+
+
+# series label -> one bar per contender
+Series = dict[str, list[Bar]]
+
+
+def bar_of(samples: Sequence[float] | None, scale: float) -> Bar:
+    if not samples:
+        return Bar(None)
+    if len(samples) == 1:
+        return Bar(samples[0] * scale)
+    low, middle, high = statistics.quantiles(samples, n=4, method="inclusive")
+    return Bar(middle * scale, low * scale, high * scale)
+
+
+def whiskers(bars: Sequence[Bar]) -> list[list[float]]:
+    """matplotlib's `xerr`: distances from each bar's end down to its low and up to its high."""
+    below = [bar.value - bar.low if bar.value is not None and bar.low is not None else 0.0 for bar in bars]
+    above = [bar.high - bar.value if bar.value is not None and bar.high is not None else 0.0 for bar in bars]
+    return [below, above]
 
 
 def grouped_bars(axes: Axes, labels: Sequence[str], series: Series, title: str, unit: str) -> None:
     """Horizontal bars, one group per contender, one bar per series, each with its value written."""
     height = 0.8 / max(len(series), 1)
-    for index, (name, values) in enumerate(series.items()):
+    for index, (name, bars) in enumerate(series.items()):
         positions = [row + index * height for row in range(len(labels))]
-        drawn = [value if value is not None else 0.0 for value in values]
-        bars = axes.barh(positions, drawn, height=height, label=name)
-        texts = [value_text(value) for value in values]
-        axes.bar_label(bars, labels=texts, padding=2, fontsize=7)
+        lengths = [bar.value if bar.value is not None else 0.0 for bar in bars]
+        axes.barh(
+            positions, lengths, height=height, label=name, xerr=whiskers(bars), error_kw={"elinewidth": 0.8}
+        )
+        write_values(axes, positions, bars)
     axes.set_yticks([row + height * (len(series) - 1) / 2 for row in range(len(labels))], labels=labels)
     axes.invert_yaxis()
     axes.set_title(title, fontsize=10)
@@ -43,30 +70,43 @@ def grouped_bars(axes: Axes, labels: Sequence[str], series: Series, title: str, 
         axes.legend(fontsize=7, loc="lower right")
 
 
+def write_values(axes: Axes, positions: Sequence[float], bars: Sequence[Bar]) -> None:
+    """Each bar's value just right of its whisker (or of the bar, when it has none)."""
+    for position, bar in zip(positions, bars):
+        end = max(value for value in (bar.value, bar.high, 0.0) if value is not None)
+        axes.annotate(
+            value_text(bar.value),
+            (end, position),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+
+
 def value_text(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def start_series(results: Results, samples: dict[str, dict[str, list[float]]], keys: list[str]) -> Series:
-    series: Series = {}
-    for variant in VARIANTS:
-        values = [median(samples.get(variant, {}).get(key)) for key in keys]
-        series[VARIANT_LABELS[variant]] = [None if value is None else value * 1000 for value in values]
-    return series
+def start_series(samples: dict[str, dict[str, list[float]]], keys: list[str]) -> Series:
+    return {
+        VARIANT_LABELS[variant]: [bar_of(samples.get(variant, {}).get(key), 1000) for key in keys]
+        for variant in VARIANTS
+    }
 
 
 def build_series(results: Results, keys: list[str]) -> Series:
     return {
-        "cold (empty caches)": [median(results.build_cold.get(key)) for key in keys],
-        "warm rebuild": [median(results.build_warm.get(key)) for key in keys],
+        "cold (empty caches)": [bar_of(results.build_cold.get(key), 1) for key in keys],
+        "warm rebuild": [bar_of(results.build_warm.get(key), 1) for key in keys],
     }
 
 
 def size_series(results: Results, keys: list[str]) -> Series:
     sizes = {outcome.key: outcome.size_bytes for outcome in results.outcomes}
-    return {"size": [megabytes(sizes.get(key)) for key in keys]}
+    return {"size": [Bar(megabytes(sizes.get(key))) for key in keys]}
 
 
 def megabytes(size: int | None) -> float | None:
@@ -78,15 +118,23 @@ def draw(results: Results, output: Path) -> None:
     keys = [outcome.key for outcome in measured]
     labels = [outcome.label.replace("`", "") for outcome in measured]
     figure, grid = plt.subplots(2, 2, figsize=(13, 8.5), constrained_layout=True)
-    grouped_bars(grid[0][0], labels, start_series(results, results.warm, keys), "Warm start", "ms (median)")
+    grouped_bars(
+        grid[0][0],
+        labels,
+        start_series(results.warm, keys),
+        "Warm start",
+        "ms (median; whiskers: middle half)",
+    )
     grouped_bars(
         grid[0][1],
         labels,
-        start_series(results, results.first, keys),
+        start_series(results.first, keys),
         "First start, empty cache",
-        "ms (median)",
+        "ms (median; whiskers: middle half)",
     )
-    grouped_bars(grid[1][0], labels, build_series(results, keys), "Build time", "s (median)")
+    grouped_bars(
+        grid[1][0], labels, build_series(results, keys), "Build time", "s (median; whiskers: middle half)"
+    )
     grouped_bars(grid[1][1], labels, size_series(results, keys), "Size", "MB")
     missing = [outcome.label.replace("`", "") for outcome in results.outcomes if not outcome.measured]
     meta = results.meta

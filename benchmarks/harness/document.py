@@ -41,6 +41,9 @@ METHOD = f"""\
   (for the PEX CLI: its `PEX_ROOT`; for hatch: its build environment and hatch-pex's wheel cache). A
   venv's build is `python -m venv --without-pip` plus `pip install` and the compile step.
 - Size: the file; for a venv, every regular file under it (it has no pip of its own).
+- Noise: the machine may be shared, so read small differences with care. Two contenders that should
+  start alike (the two venvs) show how large run-to-run differences are; the chart's whiskers span the
+  middle half of each contender's runs, and the raw samples are in `benchmarks/work/results.json`.
 """
 
 
@@ -69,7 +72,7 @@ def facts_section(results: Results) -> list[str]:
         f"- Interpreter: CPython {meta.get('interpreter_version')} (`{meta.get('interpreter')}`)",
         f"- Interpreter's own site-packages: {meta.get('base_site_packages')}; {interpreter_floor(results)}",
         f"- Tools: {tools}",
-        f"- App dependencies (as resolved into the venv): {app}",
+        f"- App dependencies (as resolved into the venv): {app or 'not known (no venv was built)'}",
         "",
     ]
 

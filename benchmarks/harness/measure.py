@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from .contenders import SUCCESS_MARKER
 from .progress import log
+from .results import Samples
 from .shell import clean_environment
 from .workspace import Workspace, remove_tree, reset_dir
 
@@ -19,8 +20,6 @@ VARIANTS: dict[str, bool] = {"default": False, "dont-write-bytecode": True}
 VARIANT_LABELS = {"default": "bytecode writes allowed", "dont-write-bytecode": "PYTHONDONTWRITEBYTECODE=1"}
 
 Item = TypeVar("Item")
-# variant -> launch key -> seconds, one per measured run
-Samples = dict[str, dict[str, list[float]]]
 
 
 @dataclass(frozen=True)

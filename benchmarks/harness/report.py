@@ -148,9 +148,16 @@ def target_rows(results: Results) -> list[list[str]]:
     ]
     rows.append(["first start ≤ shiv's", *for_variants(results.first, SHIV, 1.0)])
     ours, shiv = results.outcome(HATCH_PEX), results.outcome(SHIV)
-    size = verdict(ours.size_bytes if ours else None, shiv.size_bytes if shiv else None)
+    size = size_verdict(ours.size_bytes if ours else None, shiv.size_bytes if shiv else None)
     rows.append(["file size ≤ shiv's", size, size])
     return rows
+
+
+def size_verdict(ours: int | None, shiv: int | None) -> str:
+    """Sizes are exact, so the verdict shows the bytes: a ratio would round 1.0004 to 1.00."""
+    if ours is None or not shiv:
+        return "-"
+    return f"{ours / shiv:.3f}{TIMES} ({'met' if ours <= shiv else 'missed'}: {ours:,} vs {shiv:,} bytes)"
 
 
 def targets_table(results: Results) -> list[str]:
@@ -161,6 +168,10 @@ def targets_table(results: Results) -> list[str]:
     return table(header, target_rows(results))
 
 
+def of_rounds(count: object) -> str:
+    return "median of 1 round" if count == 1 else f"median of {count} rounds"
+
+
 def tables(results: Results) -> list[str]:
     """The tables alone, as printed on the console."""
     rounds = results.meta.get("rounds", {})
@@ -169,15 +180,15 @@ def tables(results: Results) -> list[str]:
         "",
         *targets_table(results),
         "",
-        f"## Warm start (cache populated; median of {rounds.get('warm', '?')} rounds)",
+        f"## Warm start (cache populated; {of_rounds(rounds.get('warm'))})",
         "",
         *warm_table(results),
         "",
-        f"## First start (empty PEX_ROOT / SHIV_ROOT; median of {rounds.get('cold', '?')} rounds)",
+        f"## First start (empty PEX_ROOT / SHIV_ROOT; {of_rounds(rounds.get('cold'))})",
         "",
         *first_start_table(results),
         "",
-        f"## Build time (median of {rounds.get('build', '?')} rounds) and size",
+        f"## Build time ({of_rounds(rounds.get('build'))}) and size",
         "",
         *build_table(results),
         "",

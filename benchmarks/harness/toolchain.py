@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from .shell import clean_environment, run
@@ -121,7 +120,3 @@ def tool_versions(workspace: Workspace) -> dict[str, str]:
 def interpreter_version(interpreter: Path) -> str:
     completed = run([interpreter, "-c", "import sys; print(sys.version.split()[0])"], clean_environment(True))
     return completed.stdout.strip()
-
-
-def running_python() -> str:
-    return sys.version.split()[0]
