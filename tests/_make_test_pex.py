@@ -58,6 +58,8 @@ def make_pex(
     project: str = "app",
     compress_bootstrap: bool = False,
     with_pex_hash: bool = True,
+    requires_python: dict[str, str] | None = None,
+    platform_distributions: dict[str, list[str]] | None = None,
 ) -> Path:
     members: dict[str, bytes] = {"__main__.py": (BOOTSTRAP / "main_stub.py").read_bytes()}
     for source in sorted(BOOTSTRAP.glob("*.py")):
@@ -81,7 +83,10 @@ def make_pex(
         "inject_env": inject_env or {},
         "requirements": [],
         "distributions": distributions,
-        "platforms": ["current"],
+        "requires_python": requires_python or {},
+        "platforms": list(platform_distributions or ["current"]),
+        # none given: per project the best ranked wheel (several wheels of one project may be given)
+        "platform_distributions": platform_distributions or {},
     }
     if with_pex_hash:
         info["pex_hash"] = digest.hexdigest()

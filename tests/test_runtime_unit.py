@@ -192,6 +192,38 @@ def test_select_takes_best_rank_per_project() -> None:
     assert missing == {"native": sorted(n for n in names if n.startswith("native"))}
 
 
+def test_choose_takes_first_platform_set_that_fits_whole() -> None:
+    platforms = ["linux_x86_64", "manylinux_2_17_x86_64"]
+    supported = [
+        *tags.cpython_tags((3, 12), ["cp312"], platforms),
+        *tags.compatible_tags((3, 12), "cp312", platforms),
+    ]
+    p311 = ["ms-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "pure-1.0-py3-none-any.whl"]
+    p312 = ["ms-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "pure-2.0-py3-none-any.whl"]
+    sets = {"cp311": p311, "cp312": p312}
+    names = sorted({*p311, *p312})
+    chosen, problems = wheels.choose(names, supported, "3.12.1", {}, ["cp311", "cp312"], sets)
+    assert (chosen, problems) == ({"ms": p312[0], "pure": p312[1]}, [])
+    chosen, problems = wheels.choose(
+        names, supported, "3.12.1", {p312[1]: ">=3.13"}, ["cp311", "cp312"], sets
+    )
+    assert chosen == {}
+    assert problems == [
+        f"platform cp311: {p311[0]} does not match its tags",
+        f"platform cp312: {p312[1]} requires Python >=3.13",
+    ]
+
+
+def test_choose_without_platform_sets_honours_requires_python() -> None:
+    supported = list(tags.compatible_tags((3, 9), "cp39", ["linux_x86_64"]))
+    names = ["pure-1.0-py3-none-any.whl", "pure-2.0-py3-none-any.whl", "new-1.0-py3-none-any.whl"]
+    rp = {"pure-1.0-py3-none-any.whl": "<3.9", "new-1.0-py3-none-any.whl": ">=3.10", "x": "garbage"}
+    chosen, problems = wheels.choose(names, supported, "3.9.18", rp)
+    assert chosen == {"pure": "pure-2.0-py3-none-any.whl"}
+    assert problems == ["no compatible wheel for new (the pex has new-1.0-py3-none-any.whl)"]
+    assert wheels.python_fits("not a specifier", "3.9.0") and not wheels.python_fits(">=3.10", "3.9.18")
+
+
 # ---------------------------------------------------------------------------------------------- cache
 
 
@@ -459,6 +491,13 @@ def test_warm_modules_are_complete_and_in_dependency_order() -> None:
     assert closure == set(order)
 
 
+def test_code_cache_lists_every_runtime_module() -> None:
+    from hatch_pex.bootstrap import codecache
+
+    on_disk = {p.stem for p in BOOTSTRAP.glob("*.py")} - {"__init__", "main_stub"}
+    assert set(codecache.RUNTIME_MODULES) == on_disk
+
+
 def test_runtime_modules_use_relative_imports_only() -> None:
     for source in BOOTSTRAP.glob("*.py"):
         tree = ast.parse(source.read_text())
@@ -523,7 +562,7 @@ def test_pyc_written_despite_dont_write_bytecode(tmp_path: Path, monkeypatch: py
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PEX_", "PYTHON", "_HATCH_PEX"))}
-    env.update(PEX_ROOT=str(tmp_path / "root"), PYTHONDONTWRITEBYTECODE="1", **extra)
+    env.update({"PEX_ROOT": str(tmp_path / "root"), "PYTHONDONTWRITEBYTECODE": "1", **extra})
     return env
 
 
@@ -617,3 +656,63 @@ def test_runs_under_each_python(interpreter: Path, tmp_path: Path) -> None:
     for _ in range(2):  # cold, then warm
         result = _run(interpreter, pex, "5", env=_env(tmp_path))
         assert result.returncode == 5 and "dep pex" in result.stdout, result.stderr
+
+
+def test_leftovers_of_a_killed_extraction_do_not_matter(tmp_path: Path) -> None:
+    pex, dep = _tiny_pex(tmp_path)
+    root = tmp_path / "root"
+    partial = root / "installs" / boot_hash(dep)  # as if renamed without manifest: must be rebuilt
+    partial.mkdir(parents=True)
+    (partial / "tinydep.py").write_text("WHERE = 'half'\n")
+    (root / "tmp" / "0123.999.1").mkdir(parents=True)  # an interrupted extraction
+    (root / "tmp" / "0123.999.1" / "x.py").write_text("")
+    result = _run(sys.executable, pex, env=_env(tmp_path))
+    assert result.returncode == 0 and "dep pex" in result.stdout, result.stderr
+    assert (partial / cache.MANIFEST).is_file()
+
+
+def test_unwritable_root_second_start_is_warm(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path)
+    (tmp_path / "file").write_text("")
+    env = _env(
+        tmp_path, PEX_ROOT=str(tmp_path / "file" / "root"), TMPDIR=str(tmp_path / "t"), PEX_VERBOSE="1"
+    )
+    first = _run(sys.executable, pex, env=env)
+    assert first.returncode == 0 and "cannot be written" in first.stderr, first.stderr
+    second = _run(sys.executable, pex, env=env)
+    assert second.returncode == 0 and "warm start" in second.stderr, second.stderr
+    assert str(tmp_path / "t" / f"hatch-pex-{os.getuid()}") in second.stderr
+
+
+def test_reexec_under_a_fitting_interpreter(interpreters: dict[str, Path], tmp_path: Path) -> None:
+    if "3.12" not in interpreters or "3.11" not in interpreters:
+        pytest.skip("needs CPython 3.11 and 3.12")
+    pex, _ = _tiny_pex(tmp_path, constraints=["==3.12.*"])
+    env = _env(tmp_path, PEX_PYTHON=str(interpreters["3.12"]), PEX_VERBOSE="1")
+    for _ in range(2):  # the second start execs at once, from the record of 3.11
+        result = _run(interpreters["3.11"], pex, "4", env=env)
+        assert result.returncode == 4 and "dep pex" in result.stdout, result.stderr
+        assert f"re-executing under {interpreters['3.12']}" in result.stderr
+    assert "found" not in result.stderr  # no probing the second time
+
+
+def test_cache_tools(tmp_path: Path) -> None:
+    pex, _ = _tiny_pex(tmp_path)
+    env = _env(tmp_path)
+    assert _run(sys.executable, pex, env=env).returncode == 0
+    tools = {**env, "PEX_TOOLS": "1"}
+    info = _run(sys.executable, pex, "cache", env=tools)
+    assert info.returncode == 0, info.stderr
+    assert "installs: 2 entries" in info.stdout and "pexes: 1 warm records" in info.stdout
+    kept = _run(sys.executable, pex, "cache", "prune", env=tools)
+    assert "removed 0 pex records" in kept.stdout and "2 entries still in use" in kept.stdout
+    pruned = _run(sys.executable, pex, "cache", "prune", "--older-than", "0", env=tools)
+    assert "removed 1 pex records" in pruned.stdout and "2 install entries" in pruned.stdout
+    assert os.listdir(tmp_path / "root" / "installs") == []
+    bad = _run(sys.executable, pex, "cache", "prune", "--older-than", "x", env=tools)
+    assert bad.returncode == 2 and bad.stderr.startswith("hatch-pex: error: usage: cache prune")
+    extracted = _run(sys.executable, pex, "extract", str(tmp_path / "x"), env=tools)
+    assert extracted.returncode == 0
+    assert (tmp_path / "x" / "tinydep-2.0-py3-none-any" / "tinydep.py").is_file()
+    assert (tmp_path / "x" / "tinydep-2.0-py3-none-any.whl").is_file()
+    assert _run(sys.executable, pex, "nope", env=tools).returncode == 2

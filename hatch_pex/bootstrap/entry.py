@@ -124,13 +124,24 @@ def run(kind: str, value: str, project: str = "") -> None:
             raise TypeError(f"entry point {value} is not callable")
         sys.exit(target())
     if kind == "module":
-        import runpy
-
-        runpy.run_module(value, run_name="__main__", alter_sys=True)
+        run_module(value, alter_argv=False)  # sys.argv[0] stays the pex path
     elif kind == "path":
         _run_path(value, sys.argv[1:])
     else:
         interpreter(sys.argv[1:], project)
+
+
+def run_module(name: str, alter_argv: bool) -> None:
+    """Runs a module as __main__ the way `python -m` does (a real __main__ module in sys.modules, so
+    pickle and multiprocessing work), in a fresh namespace rather than the stub's."""
+    import runpy
+
+    _fresh_main()
+    run_as_main = getattr(runpy, "_run_module_as_main", None)  # what `python -m` calls; 3.9-3.13
+    if run_as_main is None:  # pragma: no cover - a future Python without it
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+    else:
+        run_as_main(name, alter_argv)
 
 
 def _fresh_main() -> dict[str, object]:
@@ -157,7 +168,6 @@ def _exec_source(source: str, filename: str) -> None:
 
 def interpreter(args: Sequence[str], project: str = "") -> None:
     """Like `python [-c CODE | -m MODULE | - | script] [args]`, with the pex's distributions importable."""
-    import runpy
 
     if args and args[0].startswith("-c"):
         code, rest = (args[1], args[2:]) if args[0] == "-c" else (args[0][2:], args[1:])
@@ -166,9 +176,9 @@ def interpreter(args: Sequence[str], project: str = "") -> None:
         _exec_source(code, "<string>")
     elif args and args[0].startswith("-m"):
         module, rest = (args[1], args[2:]) if args[0] == "-m" else (args[0][2:], args[1:])
-        sys.argv = [module, *rest]  # run_module puts the module's file in argv[0], as python -m does
+        sys.argv = [module, *rest]  # replaced by the module's file, as python -m does
         sys.path.insert(0, os.getcwd())
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        run_module(module, alter_argv=True)
     elif args and args[0] != "-":
         sys.path.insert(0, os.path.dirname(os.path.realpath(args[0])))
         _run_path(args[0], args[1:])

@@ -14,7 +14,7 @@ import sys
 from . import interpreter_identity, interpreter_key
 from .log import BootError, log
 from .specifiers import InvalidSpecifier, satisfies_any
-from .wheels import select
+from .wheels import choose
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,10 +98,23 @@ def fit(info: PexInfo, found: dict[str, object]) -> tuple[dict[str, str], list[s
     if not isinstance(tags, (list, tuple)):
         reasons.append("the hatch-pex runtime needs Python >= 3.9")
         return {}, reasons
-    chosen, missing = select(info.distributions, [str(t) for t in tags])
-    for project, wheels in sorted(missing.items()):
-        best = f"; its best tag is {tags[0]}" if tags else ""
-        reasons.append(f"no compatible wheel for {project} (the pex has {', '.join(wheels)}{best})")
+    chosen, problems = choose(
+        info.distributions,
+        [str(t) for t in tags],
+        str(found["version"]),
+        info.requires_python,
+        info.platforms,
+        info.platform_distributions,
+    )
+    if problems:
+        best = f"its best tag is {tags[0]}" if tags else "it has no tags"
+        if info.platform_distributions:
+            names = ", ".join(info.platform_distributions)
+            reasons.append(
+                f"none of the platforms of this pex ({names}) fits it ({best}): {'; '.join(problems)}"
+            )
+        else:
+            reasons.append(f"{'; '.join(problems)} ({best})")
     return chosen, reasons
 
 

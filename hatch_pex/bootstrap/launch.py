@@ -32,7 +32,7 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
 
             sys.exit(main(pex, raw, sys.argv[1:]))
         if record is not None and "reexec" in record:  # this interpreter does not fit; one that did:
-            if record["reexec_check"] == reexec_check(str(record["reexec"])):
+            if not reexec_from and record["reexec_check"] == reexec_check(str(record["reexec"])):
                 reexec(str(record["reexec"]))
             record = None  # the search environment or that interpreter changed: search again
         if record is not None:
@@ -62,6 +62,7 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
         )
         sys.exit(EXIT_START_FAILURE)
     log(f"ready in {since(started)}")
+    sys.meta_path[:] = [f for f in sys.meta_path if not hasattr(f, "hatch_pex_code_cache")]  # cold start's
     entry.run(kind, value, str(record.get("project") or ""))
 
 

@@ -38,6 +38,15 @@ class PexInfo:
             )
         self.inject_env = _str_dict(data, "inject_env")
         self.distributions = _str_dict(data, "distributions")
+        self.requires_python = _str_dict(data, "requires_python")
+        self.platforms = _str_list(data, "platforms")
+        sets = data.get("platform_distributions") or {}
+        if not isinstance(sets, dict) or not all(
+            isinstance(v, list) and all(isinstance(f, str) and f in self.distributions for f in v)
+            for v in sets.values()
+        ):
+            raise BootError("PEX-INFO platform_distributions must map platforms to wheels of distributions")
+        self.platform_distributions: dict[str, list[str]] = {str(k): list(v) for k, v in sets.items()}
         project = data.get("project")
         self.project_name = str(project.get("name", "?")) if isinstance(project, dict) else "?"
 

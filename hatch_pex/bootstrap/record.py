@@ -1,4 +1,4 @@
-"""The warm record: `$PEX_ROOT/pexes/<pex_hash>/<interpreter key>`, one marshal file per pex and interpreter.
+"""The warm record: `$PEX_ROOT/pexes/<pex_hash>/<interpreter key>-<PEX-INFO hash>`, one marshal file.
 
 It holds everything a warm start needs, so that start reads one file and parses no JSON: the PEX-INFO
 bytes it was made from (compared byte for byte), the interpreter identity, the stdlib paths to keep,
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import marshal
 import os
-import sys
 
 from . import RECORD_FORMAT, interpreter_identity, pex_hash_of, record_path
 from .bytecode import write_atomic
@@ -27,22 +26,13 @@ PACKAGE = __name__.rpartition(".")[0]
 WARM_MODULES = ("log", "bytecode", "cache", "isolation", "entry", "launch")
 
 
-def compile_warm_modules(pex: str) -> list[tuple[str, CodeType]]:
-    """Code objects of WARM_MODULES (all loaded by now), with the file names zipimport gives them."""
-    codes = []
-    for name in WARM_MODULES:
-        fullname = f"{PACKAGE}.{name}"
-        loader = getattr(sys.modules[fullname], "__loader__", None)
-        source = getattr(loader, "get_source", lambda _: None)(fullname)
-        if source is None:
-            return []
-        filename = os.path.join(pex, ".bootstrap", PACKAGE, f"{name}.py")
-        codes.append((fullname, compile(source, filename, "exec", dont_inherit=True)))
-    return codes
+def warm_code(codes: dict[str, CodeType]) -> bytes:
+    """The code of WARM_MODULES, in that order, as __init__.boot executes it."""
+    return marshal.dumps(tuple((f"{PACKAGE}.{name}", codes[f"{PACKAGE}.{name}"]) for name in WARM_MODULES))
 
 
 def build(
-    pex: str,
+    codes: dict[str, CodeType],
     raw: bytes,
     root: str,
     stdlib: Sequence[str],
@@ -73,12 +63,12 @@ def build(
         "inject_env": dict(inject_env),
         "project": project,
         # nested so that any Python version can read the rest (cache prune reads every record)
-        "code": marshal.dumps(tuple(compile_warm_modules(pex))),
+        "code": warm_code(codes),
     }
 
 
 def build_reexec(
-    pex: str, raw: bytes, root: str, target: str, check: tuple[object, ...]
+    codes: dict[str, CodeType], raw: bytes, root: str, target: str, check: tuple[object, ...]
 ) -> dict[str, object]:
     """Record for an interpreter that does not fit: which one to exec instead, while `check` holds."""
     return {
@@ -88,7 +78,7 @@ def build_reexec(
         "root": root,
         "reexec": target,
         "reexec_check": check,
-        "code": marshal.dumps(tuple(compile_warm_modules(pex))),
+        "code": warm_code(codes),
     }
 
 

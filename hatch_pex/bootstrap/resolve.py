@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import cache
+from . import cache, codecache
 from .interpreter import current_facts, describe, find_fitting, fit
 from .launch import reexec, reexec_check
 from .log import BootError, log
@@ -27,7 +27,7 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
             )
         log(f"{here} does not fit: {'; '.join(reasons)}; searching for an interpreter")
         target = find_fitting(pex, info, [(here, "; ".join(reasons))])
-        save(build_reexec(pex, raw, root, target, reexec_check(target)))  # next start: exec at once
+        save(build_reexec(codecache.current(), raw, root, target, reexec_check(target)))  # next: exec at once
         reexec(target)
     constraints = " or ".join(info.interpreter_constraints) or "any version"
     log(f"interpreter {here} fits ({constraints}, {len(chosen)} wheels)")
@@ -45,8 +45,10 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
         source.close()
 
     stdlib = found["stdlib"]
+    codes = codecache.current()
+    codecache.save(root, codes)
     record = build(
-        pex,
+        codes,
         raw,
         root,
         [str(p) for p in stdlib] if isinstance(stdlib, (list, tuple)) else [],
@@ -61,5 +63,7 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
         log(f"wrote warm record {path}", 2)
     elif not info.pex_hash:
         log("PEX-INFO has no pex_hash: every start of this pex is a cold start")
+    else:
+        log(f"could not write the warm record under {root}/pexes: the next start is cold again")
     record["path"], record["mtime"] = path or "", float("inf")
     return record

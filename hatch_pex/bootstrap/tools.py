@@ -189,8 +189,9 @@ def cache_prune(days: float) -> int:
                 freed += _tree_size(os.path.join(installs, name))
                 discard(root, os.path.join(installs, name))
                 removed_entries += 1
-        for name in _listdir(os.path.join(root, "interpreters")):
-            path = os.path.join(root, "interpreters", name)
+        derived = [(d, n) for d in ("interpreters", "code") for n in _listdir(os.path.join(root, d))]
+        for sub, name in derived:
+            path = os.path.join(root, sub, name)  # recomputed by the next cold start that needs them
             with contextlib.suppress(OSError):
                 if os.stat(path).st_mtime < limit:
                     _unlink(path)

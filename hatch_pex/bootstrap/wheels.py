@@ -1,10 +1,13 @@
-"""Wheel file names: parsing them and picking, per project, the wheel that ranks best for a tag list."""
+"""Wheel file names: parsing them, and choosing the wheels an interpreter runs (docs/format.md): the first
+platform set of `platform_distributions` that fits whole, else per project the best ranked wheel."""
 
 from __future__ import annotations
 
+from .specifiers import InvalidSpecifier, SpecifierSet
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 
 class WheelName:
@@ -69,3 +72,52 @@ def select(filenames: Iterable[str], supported: Sequence[str]) -> tuple[dict[str
     chosen = {project: filename for project, (_, filename) in best.items()}
     missing = {project: names for project, names in seen.items() if project not in chosen}
     return chosen, missing
+
+
+def python_fits(requires_python: str | None, version: str) -> bool:
+    """A wheel's Requires-Python against the interpreter version (an invalid one restricts nothing)."""
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(version)
+    except InvalidSpecifier:
+        return True
+
+
+def choose(
+    distributions: Iterable[str],
+    supported: Sequence[str],
+    version: str,
+    requires_python: Mapping[str, str],
+    platforms: Sequence[str] = (),
+    platform_sets: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """({project: wheel}, why nothing fits); an empty problem list means every project has its wheel."""
+    tag_rank = {tag: index for index, tag in reversed(list(enumerate(supported)))}
+
+    def problem(filename: str) -> str | None:
+        if WheelName(filename).rank(tag_rank) is None:
+            return f"{filename} does not match its tags"
+        if not python_fits(requires_python.get(filename), version):
+            return f"{filename} requires Python {requires_python[filename]}"
+        return None
+
+    if platform_sets:
+        order = [p for p in platforms if p in platform_sets] + sorted(set(platform_sets) - set(platforms))
+        refused = []
+        for platform in order:
+            problems = [p for p in map(problem, platform_sets[platform]) if p]
+            if not problems:
+                return {WheelName(f).project: f for f in platform_sets[platform]}, []
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            refused.append(f"platform {platform}: {problems[0]}{more}")
+        return {}, refused
+    chosen, _ = select([f for f in distributions if python_fits(requires_python.get(f), version)], supported)
+    by_project: dict[str, list[str]] = {}
+    for filename in sorted(distributions):
+        by_project.setdefault(WheelName(filename).project, []).append(filename)
+    return chosen, [
+        f"no compatible wheel for {project} (the pex has {', '.join(names)})"
+        for project, names in sorted(by_project.items())
+        if project not in chosen
+    ]
