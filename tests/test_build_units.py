@@ -87,7 +87,7 @@ def test_archive_is_deterministic_and_executable(tmp_path: Path) -> None:
     assert os.stat(first).st_mode & 0o777 == 0o755
     with zipfile.ZipFile(first) as result:
         assert result.namelist() == [".deps/dep-1.0-py3-none-any.whl", "a.txt", "b.txt"]
-        assert result.getinfo(".deps/dep-1.0-py3-none-any.whl").compress_type == zipfile.ZIP_STORED
+        assert result.getinfo(".deps/dep-1.0-py3-none-any.whl").compress_type == zipfile.ZIP_DEFLATED
         assert result.getinfo("a.txt").date_time == (2020, 2, 2, 0, 0, 0)
     other_time = write(tmp_path, "three.pex", members, timestamp=1700000000)
     assert other_time.read_bytes() != first.read_bytes()
@@ -104,6 +104,14 @@ def test_stale_partial_files_are_removed(tmp_path: Path) -> None:
     (tmp_path / ".app.pex.partial-999999999").write_bytes(b"half")
     write(tmp_path, "app.pex", [archive.Member("a.txt", b"a")])
     assert sorted(os.listdir(tmp_path)) == ["app.pex"]
+
+
+def test_warm_path_members_are_stored() -> None:
+    members = {m.name: m for m in archive.bootstrap_members()}
+    assert not members["__main__.py"].compress
+    assert not members[".bootstrap/_hatch_pex_boot/__init__.py"].compress
+    assert members[".bootstrap/_hatch_pex_boot/extract.py"].compress
+    assert not archive.pex_info_member({}).compress
 
 
 def test_content_hash_ignores_order() -> None:
