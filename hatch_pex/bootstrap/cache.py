@@ -45,6 +45,10 @@ def verify(entry: str, files: Sequence[str], sizes: Sequence[int]) -> str | None
     return None
 
 
+def manifest_path(root: str, sha256: str) -> str:
+    return os.path.join(root, "installs", sha256, MANIFEST)
+
+
 def read_manifest(entry: str) -> tuple[list[str], list[int]] | None:
     try:
         with open(os.path.join(entry, MANIFEST), encoding="utf-8") as file:
@@ -154,12 +158,17 @@ class WheelSource:
         self.distributions = distributions
         self._zip: object = None
 
-    def read(self, wheel: str) -> bytes:
-        import hashlib
+    def open(self) -> None:
         import zipfile
 
         if self._zip is None:
             self._zip = zipfile.ZipFile(self.pex)
+
+    def read(self, wheel: str) -> bytes:
+        import hashlib
+        import zipfile
+
+        self.open()
         assert isinstance(self._zip, zipfile.ZipFile)
         try:
             data = self._zip.read(f".deps/{wheel}")

@@ -36,6 +36,8 @@ def unpack(wheel: bytes, dest: str) -> list[tuple[str, int]]:
     """Unpacks the wheel bytes into `dest` (which exists); returns [(relative path, size)]."""
     files: dict[str, int] = {}
     made: set[str] = {dest}
+    umask = _umask()
+    created = None if umask is None else 0o666 & ~umask  # what open() gives: no chmod needed then
     with zipfile.ZipFile(io.BytesIO(wheel)) as archive:
         for info in archive.infolist():
             if info.is_dir():
@@ -49,6 +51,20 @@ def unpack(wheel: bytes, dest: str) -> list[tuple[str, int]]:
             with archive.open(info) as source, open(path, "wb") as target:
                 shutil.copyfileobj(source, target, 1 << 20)
             mode = (info.external_attr >> 16) & 0o777
-            os.chmod(path, (mode | 0o400) if mode else 0o644)
+            wanted = (mode | 0o400) if mode else 0o644
+            if wanted != created:
+                os.chmod(path, wanted)
             files[relative] = info.file_size
     return sorted(files.items())
+
+
+def _umask() -> int | None:
+    """The process umask as /proc tells it (Linux 4.7+), without changing it; None if unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return None

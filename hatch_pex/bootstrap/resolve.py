@@ -33,16 +33,17 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
     log(f"interpreter {here} fits ({constraints}, {len(chosen)} wheels)")
 
     source = cache.WheelSource(pex, info.distributions)
-    entries = []
+    wheels = [wheel for _, wheel in sorted(chosen.items())]
     try:
-        for _, wheel in sorted(chosen.items()):
-            sha256 = info.distributions[wheel]
-            files, sizes = cache.ensure_entry(root, sha256, wheel, source)
-            entries.append((os.path.join(root, "installs", sha256), wheel, files, sizes))
+        manifests = _ensure_entries(root, wheels, info.distributions, source)
     except OSError as exc:
         raise BootError(f"cannot unpack the wheels into the cache {root}: {exc}") from None
     finally:
         source.close()
+    entries = [
+        (os.path.join(root, "installs", info.distributions[wheel]), wheel, files, sizes)
+        for wheel, (files, sizes) in zip(wheels, manifests)
+    ]
 
     stdlib = found["stdlib"]
     codes = codecache.current()
@@ -67,3 +68,20 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
         log(f"could not write the warm record under {root}/pexes: the next start is cold again")
     record["path"], record["mtime"] = path or "", float("inf")
     return record
+
+
+def _ensure_entries(
+    root: str, wheels: list[str], distributions: dict[str, str], source: cache.WheelSource
+) -> list[tuple[list[str], list[int]]]:
+    """Every wheel's cache entry, in order. Entries that must be extracted are extracted on a few
+    threads: unpacking is mostly file creation and zlib, which release the GIL."""
+    missing = [w for w in wheels if not os.path.isfile(cache.manifest_path(root, distributions[w]))]
+    if len(missing) < 2:
+        return [cache.ensure_entry(root, distributions[w], w, source) for w in wheels]
+    from concurrent.futures import ThreadPoolExecutor
+
+    source.open()  # one shared ZipFile, opened before the threads share it
+    workers = min(len(missing), max(2, os.cpu_count() or 1), 8)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(cache.ensure_entry, root, distributions[w], w, source) for w in wheels]
+        return [future.result() for future in futures]
