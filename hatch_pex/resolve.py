@@ -48,6 +48,13 @@ class ResolveOptions:
     constraints_files: list[str] = field(default_factory=list)
 
     def pip_arguments(self) -> list[str]:
+        return self._arguments(pre=["--pre"])
+
+    def uv_arguments(self) -> list[str]:
+        """The same settings for `uv pip compile` (only `pre` is spelled differently)."""
+        return self._arguments(pre=["--prerelease", "allow"])
+
+    def _arguments(self, *, pre: list[str]) -> list[str]:
         arguments: list[str] = []
         if self.index_url:
             arguments += ["--index-url", self.index_url]
@@ -58,7 +65,7 @@ class ResolveOptions:
         if self.no_index:
             arguments.append("--no-index")
         if self.pre:
-            arguments.append("--pre")
+            arguments += pre
         if self.only_binary:
             arguments += ["--only-binary", ",".join(self.only_binary)]
         if self.no_binary:

@@ -82,7 +82,7 @@ def plan_with_uv(
     lock_path = os.path.join(work_dir, "pylock.toml")
     command = [uv, "pip", "compile", requirements_in, *options.requirements_files]
     command += ["--format", "pylock.toml", "--output-file", lock_path, "--quiet", "--no-header"]
-    command += _uv_options(options) + uv_platform(platform)
+    command += options.uv_arguments() + uv_platform(platform)
     result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         reason = " ".join(line.strip() for line in redact(result.stderr).splitlines() if line.strip())
@@ -94,24 +94,3 @@ def plan_with_uv(
         PlannedFile(item.name, item.version, item.url, item.archive_sha256, True, "the sha256 uv reported")
         for item in plan
     ]
-
-
-def _uv_options(options: ResolveOptions) -> list[str]:
-    arguments: list[str] = []
-    if options.index_url:
-        arguments += ["--index-url", options.index_url]
-    for url in options.extra_index_urls:
-        arguments += ["--extra-index-url", url]
-    for link in options.find_links:
-        arguments += ["--find-links", link]
-    if options.no_index:
-        arguments.append("--no-index")
-    if options.pre:
-        arguments += ["--prerelease", "allow"]
-    if options.only_binary:
-        arguments += ["--only-binary", ",".join(options.only_binary)]
-    if options.no_binary:
-        arguments += ["--no-binary", ",".join(options.no_binary)]
-    for path in options.constraints_files:
-        arguments += ["--constraint", path]
-    return arguments

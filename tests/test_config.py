@@ -46,6 +46,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.platforms == ["current"]
     assert config.reproducible is True
     assert config.output_name == "{name}-{version}"
+    assert config.lock is None
+    assert config.resolver == "pip"
 
 
 def test_accepted_values(tmp_path: Path) -> None:
@@ -66,6 +68,8 @@ def test_accepted_values(tmp_path: Path) -> None:
             "no-index": True,
             "compression": "stored",
             "platforms": ["current", "linux_x86_64-cp-3.11-cp311"],
+            "lock": "locks/pylock.prod.toml",
+            "resolver": "uv",
         },
     ).config
     config.validate()
@@ -77,6 +81,8 @@ def test_accepted_values(tmp_path: Path) -> None:
     assert config.requirements_files == [str(tmp_path / "reqs.txt")]
     assert config.find_links == [str(tmp_path / "wheels")]
     assert config.compression == 0
+    assert config.lock == str(tmp_path / "locks" / "pylock.prod.toml")
+    assert config.resolver == "uv"
 
 
 @pytest.mark.parametrize(
@@ -111,6 +117,9 @@ def test_accepted_values(tmp_path: Path) -> None:
         ("no-binary", [None], "Entry #1"),
         ("platforms", ["linux"], "invalid platform"),
         ("platforms", ["current", "current"], "lists a platform twice"),
+        ("lock", "requirements.lock", "must name a PEP 751 lock file"),
+        ("lock", 1, "must be a string"),
+        ("resolver", "poetry", "must be 'pip' or 'uv'"),
         ("compression", 10, "deflate level from 0 to 9"),
         ("compression", "zstd", "deflate level from 0 to 9"),
         ("output-name", "{name}-{nope}", "may only use the placeholders"),
