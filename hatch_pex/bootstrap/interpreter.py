@@ -163,6 +163,8 @@ def probe_candidate(path: str, pex: str) -> tuple[dict[str, object] | None, str]
     import json
     import subprocess
 
+    if not os.path.lexists(path):
+        return None, "does not exist"
     if not os.access(path, os.X_OK):
         return None, "not executable"
     bootstrap = os.path.join(pex, ".bootstrap")

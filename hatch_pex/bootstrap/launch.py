@@ -30,7 +30,7 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
         if "PEX_TOOLS" in os.environ:
             from .tools import main
 
-            sys.exit(main(pex, raw, sys.argv[1:]))
+            sys.exit(main(pex, raw, sys.argv[1:], reexec_from))
         if record is not None and "reexec" in record:  # this interpreter does not fit; one that did:
             if not reexec_from and record["reexec_check"] == reexec_check(str(record["reexec"])):
                 reexec(str(record["reexec"]))

@@ -26,7 +26,8 @@ commands:
 """
 
 
-def main(pex: str, raw: bytes, args: Sequence[str]) -> int:
+def main(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = None) -> int:
+    """Run a PEX_TOOLS command; `reexec_from` is set when this process was re-executed to get here."""
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE.format(pex=os.path.basename(pex)))
         return 0 if args else 2
@@ -36,7 +37,7 @@ def main(pex: str, raw: bytes, args: Sequence[str]) -> int:
     if command == "venv":
         from .venvtool import venv_command
 
-        return venv_command(pex, raw, rest)
+        return venv_command(pex, raw, rest, reexec_from)
     if command == "extract":
         return extract(pex, raw, rest)
     if command == "cache":

@@ -32,9 +32,9 @@ if __name__ == "__main__":
 """
 
 
-def venv_command(pex: str, raw: bytes, args: Sequence[str]) -> int:
+def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = None) -> int:
     from .interpreter import current_facts, describe, find_fitting, fit
-    from .launch import REEXEC_MARKER, reexec
+    from .launch import reexec
     from .pexinfo import PexInfo
 
     force = "--force" in args
@@ -47,8 +47,10 @@ def venv_command(pex: str, raw: bytes, args: Sequence[str]) -> int:
     found = current_facts(None)
     chosen, reasons = fit(info, found)
     if reasons:
-        if os.environ.get(REEXEC_MARKER):
-            raise BootError(f"{describe(found)} does not fit: {'; '.join(reasons)}")
+        if reexec_from:  # launch() took the marker out of the environment: never search twice
+            raise BootError(
+                f"re-executed under {reexec_from} but {describe(found)} does not fit: {'; '.join(reasons)}"
+            )
         reexec(find_fitting(pex, info, [(describe(found), "; ".join(reasons))]))
     if os.path.exists(dest) and os.listdir(dest) and not force:
         raise BootError(f"venv: {dest} exists and is not empty (--force replaces it)")
