@@ -8,11 +8,10 @@ Layout per docs/format.md. Used by tests/test_runtime_unit.py and for the timing
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
 import zipfile
 from pathlib import Path
+
+from hatch_pex import archive
 
 BOOTSTRAP = Path(__file__).resolve().parent.parent / "hatch_pex" / "bootstrap"
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -61,19 +60,10 @@ def make_pex(
     requires_python: dict[str, str] | None = None,
     platform_distributions: dict[str, list[str]] | None = None,
 ) -> Path:
-    members: dict[str, bytes] = {"__main__.py": (BOOTSTRAP / "main_stub.py").read_bytes()}
-    for source in sorted(BOOTSTRAP.glob("*.py")):
-        members[f".bootstrap/_hatch_pex_boot/{source.name}"] = source.read_bytes()
-    distributions = {}
-    for wheel in wheels:
-        data = Path(wheel).read_bytes()
-        members[f".deps/{Path(wheel).name}"] = data
-        distributions[Path(wheel).name] = hashlib.sha256(data).hexdigest()
-    digest = hashlib.sha256()
-    for name in sorted(members):
-        digest.update(name.encode() + b"\0" + members[name])
-    info = {
-        "format": "hatch-pex/1",
+    """A .pex of `wheels`, written by the build side's own archive writer (hatch_pex.archive)."""
+    members = archive.bootstrap_members() + [archive.wheel_member(str(wheel)) for wheel in wheels]
+    info: dict[str, object] = {
+        "format": archive.FORMAT,
         "hatch_pex_version": "0.1.0",
         "project": {"name": project, "version": "1.0"},
         "entry_point": entry_point,
@@ -82,27 +72,21 @@ def make_pex(
         "inherit_path": inherit_path,
         "inject_env": inject_env or {},
         "requirements": [],
-        "distributions": distributions,
+        "distributions": {Path(m.source or "").name: m.sha256() for m in members if m.source},
         "requires_python": requires_python or {},
         "platforms": list(platform_distributions or ["current"]),
         # none given: per project the best ranked wheel (several wheels of one project may be given)
         "platform_distributions": platform_distributions or {},
     }
     if with_pex_hash:
-        info["pex_hash"] = digest.hexdigest()
-    members["PEX-INFO"] = json.dumps(info, sort_keys=True, indent=2).encode()
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "wb") as file:
-        file.write(b"#!/usr/bin/env python3\n")
-        with zipfile.ZipFile(file, "w") as archive:
-            for name in sorted(members):
-                zinfo = zipfile.ZipInfo(name, EPOCH)
-                zinfo.external_attr = 0o644 << 16
-                stored = name.startswith(".deps/") or not compress_bootstrap
-                zinfo.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                archive.writestr(zinfo, members[name])
-    os.chmod(tmp, 0o755)
-    os.replace(tmp, out)
+        info["pex_hash"] = archive.content_hash(members)
+    archive.write_pex(
+        str(out),
+        shebang="/usr/bin/env python3",
+        members=[*members, archive.pex_info_member(info)],
+        compression=6 if compress_bootstrap else 0,
+        timestamp=float(archive.zip_timestamp(True)),
+    )
     return out
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import json
 import shutil
 import zipfile
@@ -14,6 +10,7 @@ from pathlib import Path
 
 import helpers
 import pytest
+from _make_test_pex import make_wheel
 
 USER = "deployer"
 PASSWORD = "pa55-w0rd-xyzzy"
@@ -31,29 +28,6 @@ def pex_info(path: Path) -> dict[str, object]:
         return json.loads(archive.read("PEX-INFO"))  # type: ignore[no-any-return]
 
 
-def make_wheel(directory: Path, name: str, version: str, tag: str, source: str) -> Path:
-    """A real wheel of one module, tagged for `tag` (e.g. cp312-cp312-macosx_11_0_arm64)."""
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}.py": source.encode(),
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist_info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: hatch-pex-tests\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(),
-    }
-    record = io.StringIO()
-    writer = csv.writer(record, lineterminator="\n")
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        writer.writerow([path, f"sha256={digest}", len(data)])
-    writer.writerow([f"{dist_info}/RECORD", "", ""])
-    files[f"{dist_info}/RECORD"] = record.getvalue().encode()
-    wheel = directory / f"{module}-{version}-{tag}.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
-
-
 @pytest.fixture(scope="module")
 def private_index(
     tmp_path_factory: pytest.TempPathFactory, test_index: helpers.TestIndex
@@ -63,8 +37,16 @@ def private_index(
     base = tmp_path_factory.mktemp("private-index")
     own = base / "own"
     own.mkdir()
-    make_wheel(own, "hp-mac-only", "1.0", "cp312-cp312-macosx_11_0_arm64", "WHERE = 'macos'\n")
-    make_wheel(own, "hp-mac-only", "1.0", "cp311-cp311-linux_x86_64", "WHERE = 'linux'\n")
+    make_wheel(
+        own,
+        "hp_mac_only",
+        "1.0",
+        {"hp_mac_only.py": "WHERE = 'macos'\n"},
+        tag="cp312-cp312-macosx_11_0_arm64",
+    )
+    make_wheel(
+        own, "hp_mac_only", "1.0", {"hp_mac_only.py": "WHERE = 'linux'\n"}, tag="cp311-cp311-linux_x86_64"
+    )
     password_file = helpers.write_htpasswd(base / "htpasswd", USER, PASSWORD)
     index = helpers.TestIndex(
         directories=[own, *test_index.directories],
@@ -209,7 +191,7 @@ def test_tampered_artifact_fails_naming_the_file(
     tmp_path: Path, env: dict[str, str], private_index: helpers.TestIndex
 ) -> None:
     own = private_index.directories[0]
-    original = make_wheel(own, "hp-tamper", "1.0", "py3-none-any", "VALUE = 'original'\n")
+    original = make_wheel(own, "hp_tamper", "1.0", {"hp_tamper.py": "VALUE = 'original'\n"})
     project = helpers.copy_fixture_app("no-scripts-app", tmp_path)
     configure(
         project,
@@ -217,7 +199,7 @@ def test_tampered_artifact_fails_naming_the_file(
     )
     helpers.hatch_build(project, "-t", "pex:lock", env=env, target=None)
     try:
-        make_wheel(own, "hp-tamper", "1.0", "py3-none-any", "VALUE = 'evil'\n")  # same name, other bytes
+        make_wheel(own, "hp_tamper", "1.0", {"hp_tamper.py": "VALUE = 'evil'\n"})  # same name, other bytes
         result = helpers.hatch_build(project, env={**env, "PIP_NO_CACHE_DIR": "1"}, check=False)
     finally:
         original.unlink()
