@@ -516,6 +516,15 @@ def test_damaged_entries_are_rebuilt(
     assert installs(root) == set(distributions(pex).values())
     assert_complete(root)
 
+    # A link of the merged site directory deleted (warm path): the site is rebuilt.
+    [site] = (root / "sites").iterdir()
+    (site / "hp_pure").unlink()
+    result = ok(helpers.run_pex(pex, python=python, env=run_env))
+    assert helpers.parse_demo_output(result.stdout) == expected
+    assert f"{site}/hp_pure is missing" in result.stderr and "rebuilding" in result.stderr, result.stderr
+    assert (site / "hp_pure").is_symlink()
+    assert "warm start" in ok(helpers.run_pex(pex, python=python, env=run_env)).stderr
+
 
 def test_unwritable_pex_root_uses_the_fallback(
     demo: dict[str, Path], python: Path, env: dict[str, str], tmp_path: Path
@@ -537,7 +546,7 @@ def test_unwritable_pex_root_uses_the_fallback(
         first = ok(helpers.run_pex(pex, "x", python=python, env=run_env))
         report = helpers.parse_demo_output(first.stdout)
         assert report["argv"] == [str(pex), "x"] and report["native"] == 42
-        assert str(report["demo_app_file"]).startswith(f"{fallback}/installs/"), (label, report)
+        assert str(report["demo_app_file"]).startswith(f"{fallback}/sites/"), (label, report)
         assert f"cache {primary} cannot be written" in first.stderr, (label, first.stderr)
         assert f"using {fallback}\n" in first.stderr, (label, first.stderr)
         second = ok(helpers.run_pex(pex, "x", python=python, env=run_env))
@@ -575,10 +584,19 @@ def test_entries_are_shared_between_pex_files(
     assert shared == {sha_of(library, "hp_pure")}
     ok(helpers.run_pex(demo["demo"], python=python, env=run_env))
     result = ok(
-        helpers.run_pex(library, "-c", "import hp_pure; print(hp_pure.__file__)", python=python, env=run_env)
+        helpers.run_pex(
+            library,
+            "-c",
+            "import os, hp_pure; print(hp_pure.__file__); print(os.path.realpath(hp_pure.__file__))",
+            python=python,
+            env=run_env,
+        )
     )
     [sha] = shared
-    assert result.stdout.strip() == str(root / "installs" / sha / "hp_pure" / "__init__.py")
+    through_site, real = result.stdout.split()
+    assert through_site.startswith(f"{root}/sites/") and through_site.endswith("/hp_pure/__init__.py")
+    assert real == str(root / "installs" / sha / "hp_pure" / "__init__.py")
+    assert len(list((root / "sites").iterdir())) == 2  # one merged directory per set of entries
     assert f"reusing {root}/installs/{sha} (hp_pure-2.0-py3-none-any.whl" in result.stderr, result.stderr
     assert f"extracted no_scripts_app-0.1.0-py3-none-any.whl to {root}/installs/" in result.stderr
     assert installs(root) == set(distributions(demo["demo"]).values()) | set(distributions(library).values())
@@ -652,10 +670,12 @@ def test_pex_verbose(library: Path, python: Path, env: dict[str, str], tmp_path:
     for wheel, sha in distributions(library).items():
         assert f"hatch-pex: extracted {wheel} to {root}/installs/{sha} " in cold.stderr, cold.stderr
     path = logged_path(cold.stderr)
-    assert [p for p in path if p.startswith(str(root))] == sorted(
-        (str(root / "installs" / sha) for sha in distributions(library).values()),
-        key=lambda p: next(w for w, s in distributions(library).items() if p.endswith(s)),
-    )
+    [site] = [p for p in path if p.startswith(str(root))]  # one merged directory of links to the entries
+    assert os.path.dirname(site) == str(root / "sites")
+    targets = {os.path.realpath(link) for link in Path(site).iterdir()}
+    assert {os.path.dirname(t) for t in targets} == {
+        str(root / "installs" / sha) for sha in distributions(library).values()
+    }
     assert ast.literal_eval(cold.stdout.strip()) == ["", *path]  # -c puts "" first, like python -c
     assert re.search(r"^hatch-pex: ready in \d+\.\d ms$", cold.stderr, re.M)
 
@@ -668,7 +688,9 @@ def test_pex_verbose(library: Path, python: Path, env: dict[str, str], tmp_path:
 
     total = sum(len(manifest(root / "installs" / sha)) for sha in distributions(library).values())
     level2 = ok(helpers.run_pex(library, "-c", code, python=python, env=with_env(run_env, PEX_VERBOSE="2")))
-    assert f"hatch-pex: verified {total} files in " in level2.stderr, level2.stderr
+    assert re.search(rf"^hatch-pex: verified {total} files and \d+ links in ", level2.stderr, re.M), (
+        level2.stderr
+    )
     quiet = ok(helpers.run_pex(library, "-c", code, python=python, env=with_env(run_env, PEX_VERBOSE=None)))
     assert quiet.stderr == ""
 
@@ -744,7 +766,7 @@ def test_cache_location(demo: dict[str, Path], python: Path, env: dict[str, str]
     for changes, root in cases:
         result = ok(helpers.run_pex(pex, python=python, env=with_env(env, **changes), cwd=tmp_path))
         report = helpers.parse_demo_output(result.stdout)
-        assert str(report["demo_app_file"]).startswith(f"{root}/installs/"), (changes, report)
+        assert str(report["demo_app_file"]).startswith(f"{root}/sites/"), (changes, report)
         assert installs(root) == set(distributions(pex).values())
     assert not (tmp_path / "relative").exists()
 
@@ -910,6 +932,7 @@ def test_tools_cache_info_and_prune(
         pruned,
     ), pruned
     assert installs(root) == set(distributions(library).values())
+    assert len(list((root / "sites").iterdir())) == 1  # the pruned record's site went with it
     assert not (root / "pexes" / str(pex_info(demo["demo"])["pex_hash"])).exists()
     assert (
         ok(
@@ -932,6 +955,7 @@ def test_tools_cache_info_and_prune(
     ).stdout
     assert "removed 2 pex records unused for 0 days and 4 install entries" in pruned, pruned
     assert installs(root) == set()
+    assert list((root / "sites").iterdir()) == []
     usage = start_failure(
         helpers.run_pex(library, "cache", "prune", "--older-than", "soon", python=python, env=tools)
     )

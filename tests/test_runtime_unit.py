@@ -297,6 +297,41 @@ def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
     source.close()
 
 
+def test_site_directory_merges_entries(tmp_path: Path) -> None:
+    """One link per top-level item; a directory in several entries (namespace package) becomes a real
+    directory of links; the first entry wins a name; manifest, __pycache__ and .data stay out."""
+    root = tmp_path / "root"
+    layouts = {
+        "a" * 64: ["ns/one/__init__.py", "six.py", "a-1.dist-info/METADATA", "a.pth", "a-1.data/scripts/x"],
+        "b" * 64: ["ns/two/__init__.py", "six.py", "b-1.dist-info/METADATA", "__pycache__/six.pyc"],
+    }
+    entries = []
+    for sha, files in layouts.items():
+        entry = root / "installs" / sha
+        for name in [*files, cache.MANIFEST]:
+            (entry / name).parent.mkdir(parents=True, exist_ok=True)
+            (entry / name).write_text(sha[0])
+        entries.append((str(entry), [*files, cache.MANIFEST]))
+    (root / "tmp").mkdir()
+    made = cache.ensure_site(str(root), entries)
+    assert made is not None
+    site, links = made
+    assert links == ("a-1.dist-info", "a.pth", "b-1.dist-info", "ns/one", "ns/two", "six.py")
+    assert sorted(os.listdir(site)) == ["a-1.dist-info", "a.pth", "b-1.dist-info", "ns", "six.py"]
+    assert not os.path.islink(os.path.join(site, "ns")) and os.path.islink(os.path.join(site, "ns", "one"))
+    assert Path(site, "six.py").read_text() == "a"  # first entry wins
+    assert os.path.realpath(os.path.join(site, "ns", "two")) == str(
+        root / "installs" / ("b" * 64) / "ns" / "two"
+    )
+    assert cache.verify_site(site, links) is None
+    assert cache.ensure_site(str(root), entries) == made  # reused
+    os.unlink(os.path.join(site, "ns", "one"))
+    assert cache.verify_site(site, links) == f"{site}/ns/one is missing"
+    assert cache.ensure_site(str(root), entries) == made  # rebuilt
+    assert cache.verify_site(site, links) is None
+    assert os.listdir(root / "tmp") == []
+
+
 def boot_hash(path: Path) -> str:
     import hashlib
 

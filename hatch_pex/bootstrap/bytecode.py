@@ -2,8 +2,10 @@
 
 Many machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every warm start would recompile the
 application and its dependencies (~5 us a source line). Only directories under `<PEX_ROOT>/installs/`
-get this path hook, so the user's other code is left alone. The .pyc is written lazily, when a module is
-first imported (a timestamp pyc, PEP 552 flags 0, written to a temp name then renamed into place).
+and `<PEX_ROOT>/sites/` get this path hook (a package imported through a site's symlink writes its .pyc
+into the cache entry's own __pycache__), so the user's other code is left alone. The .pyc is written
+lazily, when a module is first imported (a timestamp pyc, PEP 552 flags 0, written to a temp name then
+renamed into place).
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ def write_atomic(path: str, data: bytes) -> bool:
         return False
 
 
-def path_hook(installs: str) -> Callable[[str], bx.FileFinder]:
-    prefix = installs.rstrip(os.sep) + os.sep
+def path_hook(*directories: str) -> Callable[[str], bx.FileFinder]:
+    prefix = tuple(directory.rstrip(os.sep) + os.sep for directory in directories)
     loaders = [
         (CachingSourceLoader if loader is bx.SourceFileLoader else loader, suffixes)
         for loader, suffixes in bx._get_supported_file_loaders()  # type: ignore[attr-defined]
@@ -88,7 +90,7 @@ def path_hook(installs: str) -> Callable[[str], bx.FileFinder]:
     return hook
 
 
-def install(installs: str) -> None:
-    """Adds the hook for directories under `installs` when bytecode writing is off."""
+def install(*directories: str) -> None:
+    """Adds the hook for directories under `directories` when bytecode writing is off."""
     if sys.dont_write_bytecode:
-        sys.path_hooks.insert(0, path_hook(installs))
+        sys.path_hooks.insert(0, path_hook(*directories))

@@ -2,10 +2,13 @@
 
     installs/<wheel sha256>/   the unpacked wheel + .hatch-pex-manifest (written last)
     tmp/                       extractions in progress; renamed into installs/ when complete
+    sites/<key>/               one directory of symlinks into installs/ per set of entries (the one
+                               sys.path entry of a warm start)
     pexes/<pex_hash>/<interp>  warm records (record.py)
     interpreters/<interp>      per-interpreter facts (interpreter.py)
 
-`verify` is on the warm path (one stat per file); everything else runs only on a cold start.
+`verify` and `verify_site` are on the warm path (one stat per file or link); everything else runs only
+on a cold start.
 """
 
 from __future__ import annotations
@@ -43,6 +46,115 @@ def verify(entry: str, files: Sequence[str], sizes: Sequence[int]) -> str | None
     finally:
         os.close(fd)
     return None
+
+
+def verify_site(site: str, links: Sequence[str]) -> str | None:
+    """None when every link of the site directory resolves (one stat, following the link, each)."""
+    try:
+        fd = os.open(site, os.O_RDONLY)
+    except OSError:
+        return f"{site} is missing"
+    try:
+        stat = os.stat
+        for name in links:
+            try:
+                stat(name, dir_fd=fd)
+            except OSError:
+                return f"{site}/{name} is missing"
+    finally:
+        os.close(fd)
+    return None
+
+
+def site_key(shas: Sequence[str]) -> str:
+    """The site directory of a list of entries (in sys.path order): shared by every pex using that list."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(shas).encode()).hexdigest()[:32]
+
+
+def site_plan(entries: Sequence[tuple[str, Sequence[str]]]) -> tuple[list[str], dict[str, str]]:
+    """(real directories, {link: target}) of the merged site of `entries` ((entry dir, manifest files),
+    first entry first). A top-level item is one link; a directory found in several entries (a namespace
+    package) becomes a real directory whose children are merged the same way. Where a name is taken,
+    the first entry wins, as it would on sys.path. The manifest, `__pycache__` and `*.data` stay out."""
+    sources: list[tuple[str, dict[str, object]]] = []
+    for entry, files in entries:
+        tree: dict[str, object] = {}
+        for name in files:
+            parts = name.split("/")
+            top = parts[0]
+            if top in (MANIFEST, "__pycache__") or (len(parts) > 1 and top.endswith(".data")):
+                continue
+            node = tree
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    break
+                node = child
+            else:
+                node.setdefault(parts[-1], None)
+        sources.append((entry, tree))
+    directories: list[str] = []
+    links: dict[str, str] = {}
+
+    def merge(found: list[tuple[str, dict[str, object]]], prefix: str) -> None:
+        names: dict[str, list[tuple[str, object]]] = {}
+        for base, tree in found:
+            for name, sub in tree.items():
+                names.setdefault(name, []).append((os.path.join(base, name), sub))
+        for name, hits in names.items():
+            subdirs = [(path, sub) for path, sub in hits if isinstance(sub, dict)]
+            if len(subdirs) > 1 and isinstance(hits[0][1], dict):
+                directories.append(prefix + name)
+                merge(subdirs, f"{prefix}{name}/")
+            else:
+                links[prefix + name] = hits[0][0]
+
+    merge(sources, "")
+    return directories, links
+
+
+def ensure_site(
+    root: str, entries: Sequence[tuple[str, Sequence[str]]]
+) -> tuple[str, tuple[str, ...]] | None:
+    """The sites/<key> directory of `entries`, verified or (re)built in tmp/ and renamed into place;
+    (its path, its links). None when it cannot be made: the entries then go on sys.path themselves."""
+    key = site_key([os.path.basename(entry) for entry, _ in entries])
+    site = os.path.join(root, "sites", key)
+    directories, links = site_plan(entries)
+    names = tuple(sorted(links))
+    if verify_site(site, names) is None:
+        log(f"reusing {site} ({len(names)} links)", 2)
+        return site, names
+    # a site appears complete (rename): one that exists now and still fails is damaged, not in progress
+    if os.path.lexists(site) and verify_site(site, names) is not None:
+        log(f"{site} is damaged; rebuilding")
+        discard(root, site)
+    try:
+        os.makedirs(os.path.join(root, "sites"), exist_ok=True)
+        tmp = new_tmp_dir(root, f"site-{key[:16]}")
+        try:
+            for directory in directories:  # parents first: merge() appends them in that order
+                os.mkdir(os.path.join(tmp, directory))
+            for name in names:
+                final_dir = os.path.dirname(os.path.join(site, name))
+                # relative: tmp/<x> and sites/<key> are both two levels below the root
+                os.symlink(os.path.relpath(links[name], final_dir), os.path.join(tmp, name))
+            try:
+                os.rename(tmp, site)
+                log(f"made {site} ({len(names)} links)", 2)
+            except OSError:
+                if verify_site(site, names) is not None:
+                    raise
+                remove_tree(tmp)  # another process made it meanwhile
+        except BaseException:
+            remove_tree(tmp)
+            raise
+    except OSError as exc:
+        log(f"cannot make {site} ({exc}); the cache entries go on sys.path one by one")
+        return None
+    return site, names
 
 
 def manifest_path(root: str, sha256: str) -> str:
@@ -100,7 +212,7 @@ def writable_root() -> str:
 
 
 def _prepare(root: str) -> None:
-    for sub in ("installs", "tmp", "pexes"):
+    for sub in ("installs", "tmp", "pexes", "sites"):
         os.makedirs(os.path.join(root, sub), exist_ok=True)
     probe = os.path.join(root, "tmp", f".probe-{os.getpid()}")
     os.close(os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))

@@ -12,7 +12,7 @@ import sys
 import time
 
 from . import bytecode, entry, isolation
-from .cache import verify
+from .cache import verify, verify_site
 from .log import EXIT_START_FAILURE, VERBOSITY, BootError, log, since
 
 TYPE_CHECKING = False
@@ -103,7 +103,14 @@ def _damaged(record: dict[str, object]) -> str | None:
         if problem:
             return f"{directory} ({wheel}): {problem}"
         count += len(files)
-    log(f"verified {count} files in {since(started)}", 2)
+    site, links = record.get("site"), record.get("site_links")
+    if isinstance(site, str) and isinstance(links, tuple):
+        problem = verify_site(site, links)
+        if problem:
+            return problem
+        log(f"verified {count} files and {len(links)} links in {since(started)}", 2)
+    else:
+        log(f"verified {count} files in {since(started)}", 2)
     return None
 
 
@@ -117,10 +124,12 @@ def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
         raise BootError(f"PEX_INHERIT_PATH={inherit!r}: expected false, prefer or fallback")
     stdlib, pth = record["stdlib"], record["pth"]
     assert isinstance(stdlib, tuple) and isinstance(pth, tuple)
-    isolation.isolate(stdlib, directories, pth, inherit)
+    site = record.get("site")
+    isolation.isolate(stdlib, [site] if isinstance(site, str) else directories, pth, inherit)
     log(f"sys.path = {sys.path}")
     log(f"isolated sys.path ({since(started)})", 2)
-    bytecode.install(os.path.join(str(record["root"]), "installs"))
+    root = str(record["root"])
+    bytecode.install(os.path.join(root, "installs"), os.path.join(root, "sites"))
     inject = record["inject_env"]
     if isinstance(inject, dict):
         for key, value_ in inject.items():

@@ -41,13 +41,21 @@ def build(
     inherit_path: str,
     inject_env: dict[str, str],
     project: str,
+    site: tuple[str, Sequence[str]] | None = None,
 ) -> dict[str, object]:
-    pth = [
-        os.path.join(entry, name)
-        for entry, _, files, _ in entries
-        for name in sorted(files)
-        if name.endswith(".pth") and "/" not in name
-    ]
+    if site is not None:  # the merged directory is the one sys.path entry; its .pth files are processed
+        pth = [
+            os.path.join(site[0], name)
+            for name in sorted(site[1])
+            if name.endswith(".pth") and "/" not in name
+        ]
+    else:
+        pth = [
+            os.path.join(entry, name)
+            for entry, _, files, _ in entries
+            for name in sorted(files)
+            if name.endswith(".pth") and "/" not in name
+        ]
     return {
         "format": RECORD_FORMAT,
         "pexinfo": raw,
@@ -58,6 +66,8 @@ def build(
             (entry, wheel, tuple(files), tuple(sizes)) for entry, wheel, files, sizes in entries
         ),
         "pth": tuple(pth),
+        "site": site[0] if site is not None else None,
+        "site_links": tuple(site[1]) if site is not None else (),
         "entry_point": entry_point,
         "inherit_path": inherit_path,
         "inject_env": dict(inject_env),

@@ -45,6 +45,14 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
         for wheel, (files, sizes) in zip(wheels, manifests)
     ]
 
+    try:
+        site = cache.ensure_site(root, [(entry, files) for entry, _, files, _ in entries])
+    except OSError as exc:  # pragma: no cover - ensure_site reports its own OSErrors as None
+        log(f"no site directory: {exc}")
+        site = None
+    if site is not None:
+        log(f"site {site[0]} ({len(site[1])} links)")
+
     stdlib = found["stdlib"]
     codes = codecache.current()
     codecache.save(root, codes)
@@ -58,6 +66,7 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
         info.inherit_path,
         info.inject_env,
         info.project_name,
+        site,
     )
     path = save(record)
     if path:

@@ -150,6 +150,7 @@ def cache_info() -> int:
         names = sorted(_listdir(installs))
         size = sum(_tree_size(os.path.join(installs, name)) for name in names)
         out(f"  installs: {len(names)} entries, {_mb(size)}\n")
+        out(f"  sites: {len(_listdir(os.path.join(root, 'sites')))} merged directories (symlinks)\n")
         records = _records(root)
         out(f"  pexes: {len(records)} warm records\n")
         now = time.time()
@@ -171,6 +172,7 @@ def cache_prune(days: float) -> int:
     limit = time.time() - days * 86400
     for root in _roots():
         kept: set[str] = set()
+        kept_sites: set[str] = set()
         removed_records = 0
         for path, mtime, record in _records(root):
             if record is None or mtime < limit:
@@ -180,6 +182,9 @@ def cache_prune(days: float) -> int:
             entries = record.get("entries")  # a re-exec record has none
             if isinstance(entries, tuple):
                 kept.update(os.path.basename(str(entry[0])) for entry in entries)
+            site = record.get("site")
+            if isinstance(site, str):
+                kept_sites.add(os.path.basename(site))
         for pex_hash in _listdir(os.path.join(root, "pexes")):
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.join(root, "pexes", pex_hash))  # only when empty
@@ -190,6 +195,9 @@ def cache_prune(days: float) -> int:
                 freed += _tree_size(os.path.join(installs, name))
                 discard(root, os.path.join(installs, name))
                 removed_entries += 1
+        for name in _listdir(os.path.join(root, "sites")):
+            if name not in kept_sites:
+                discard(root, os.path.join(root, "sites", name))
         derived = [(d, n) for d in ("interpreters", "code") for n in _listdir(os.path.join(root, d))]
         for sub, name in derived:
             path = os.path.join(root, sub, name)  # recomputed by the next cold start that needs them
