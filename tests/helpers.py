@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,6 +330,18 @@ def parse_demo_output(stdout: str) -> dict[str, object]:
         if line.startswith("{"):
             return json.loads(line)  # type: ignore[no-any-return]
     raise AssertionError(f"no JSON report in output:\n{stdout}")
+
+
+def configure(project: Path, table: str) -> None:
+    """Append a `[tool.hatch.build.targets.pex]` table (TOML lines) to the project's pyproject.toml."""
+    with open(project / "pyproject.toml", "a", encoding="utf-8") as stream:
+        stream.write(f"\n[tool.hatch.build.targets.pex]\n{table}\n")
+
+
+def pex_info(path: Path) -> dict[str, object]:
+    """The PEX-INFO of a built .pex, parsed."""
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("PEX-INFO"))  # type: ignore[no-any-return]
 
 
 def copy_fixture_app(name: str, tmp_path: str | os.PathLike[str]) -> Path:

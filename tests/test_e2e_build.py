@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import time
@@ -12,21 +11,11 @@ from pathlib import Path
 
 import helpers
 import pytest
-
-
-def configure(project: Path, table: str) -> None:
-    """Append a `[tool.hatch.build.targets.pex]` table to the project's pyproject.toml."""
-    with open(project / "pyproject.toml", "a", encoding="utf-8") as stream:
-        stream.write(f"\n[tool.hatch.build.targets.pex]\n{table}\n")
+from helpers import configure, pex_info
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def pex_info(path: Path) -> dict[str, object]:
-    with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read("PEX-INFO"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,9 @@ from pathlib import Path
 
 import helpers
 import pytest
+from helpers import configure
 
 SECRET = "hunter2-s3cr3t"
-
-
-def configure(project: Path, table: str) -> None:
-    with open(project / "pyproject.toml", "a", encoding="utf-8") as stream:
-        stream.write(f"\n[tool.hatch.build.targets.pex]\n{table}\n")
 
 
 def failed_build(tmp_path: Path, env: dict[str, str], table: str, app: str = "demo-app") -> str:

@@ -11,21 +11,12 @@ from pathlib import Path
 import helpers
 import pytest
 from _make_test_pex import make_wheel
+from helpers import configure, pex_info
 
 USER = "deployer"
 PASSWORD = "pa55-w0rd-xyzzy"
 ALL_LINUX = [f"linux_x86_64-cp-3.{minor}-cp3{minor}" for minor in range(9, 14)]
 MACOS = "macosx_11_0_arm64-cp-3.12-cp312"
-
-
-def configure(project: Path, table: str) -> None:
-    with open(project / "pyproject.toml", "a", encoding="utf-8") as stream:
-        stream.write(f"\n[tool.hatch.build.targets.pex]\n{table}\n")
-
-
-def pex_info(path: Path) -> dict[str, object]:
-    with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read("PEX-INFO"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from pathlib import Path
 import helpers
 import pytest
 from filelock import FileLock
+from helpers import configure, pex_info
 
 GREETING = (
     (helpers.FIXTURE_PACKAGES / "hp-pure-2.0" / "hp_pure" / "data" / "greeting.txt").read_text().strip()
@@ -42,17 +43,6 @@ STDIN_TEXT = "first line\nsecond line ünïcode\n"
 # --------------------------------------------------------------------------------------------------
 # Helpers and fixtures
 # --------------------------------------------------------------------------------------------------
-
-
-def configure(project: Path, table: str) -> None:
-    """Append a `[tool.hatch.build.targets.pex]` table to the project's pyproject.toml."""
-    with open(project / "pyproject.toml", "a", encoding="utf-8") as stream:
-        stream.write(f"\n[tool.hatch.build.targets.pex]\n{table}\n")
-
-
-def pex_info(path: Path) -> dict[str, object]:
-    with zipfile.ZipFile(path) as archive:
-        return json.loads(archive.read("PEX-INFO"))  # type: ignore[no-any-return]
 
 
 def distributions(path: Path) -> dict[str, str]:
