@@ -35,6 +35,7 @@ class Member:
     data: bytes | None = None
     source: str | None = None
     compress: bool = True
+    digest: str | None = None  # sha256 of the content, when already known (wheels are hashed at resolve)
 
     def chunks(self) -> Iterator[bytes]:
         if self.data is not None:
@@ -45,6 +46,8 @@ class Member:
             yield from iter(lambda: stream.read(1 << 20), b"")
 
     def sha256(self) -> str:
+        if self.digest is not None:
+            return self.digest
         digest = hashlib.sha256()
         for chunk in self.chunks():
             digest.update(chunk)
@@ -66,9 +69,9 @@ def bootstrap_members() -> list[Member]:
     return members
 
 
-def wheel_member(wheel_path: str) -> Member:
+def wheel_member(wheel_path: str, sha256: str | None = None) -> Member:
     # Deflating a wheel again still saves ~3%: its many zip headers and file names compress well.
-    return Member(f"{DEPS_DIR}/{os.path.basename(wheel_path)}", source=wheel_path)
+    return Member(f"{DEPS_DIR}/{os.path.basename(wheel_path)}", source=wheel_path, digest=sha256)
 
 
 def content_hash(members: list[Member]) -> str:

@@ -104,12 +104,19 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             )
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
-            members = archive.bootstrap_members() + [archive.wheel_member(d.wheel) for d in distributions]
+            members = archive.bootstrap_members() + [
+                archive.wheel_member(d.wheel, d.sha256) for d in distributions
+            ]
             content = archive.content_hash(members)
             timestamp = archive.zip_timestamp(self.config.reproducible)
+            # Interpreters outside a wheel's Requires-Python cannot run this closure, whatever the
+            # project's own constraints say; the runtime checks these too.
+            requires_python = {
+                d.filename: spec for d in distributions if (spec := wheel_requires_python(d.wheel))
+            }
             self._built = []
             for target in targets:
-                info = self._pex_info(target, closure, content)
+                info = self._pex_info(target, closure, content, requires_python)
                 output = os.path.join(directory, f"{self._output_stem(target)}.pex")
                 archive.write_pex(
                     output,
@@ -270,7 +277,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                     f"wheel target's packages/include settings"
                 )
 
-    def _pex_info(self, target: Target, closure: Closure, content: str) -> dict[str, Any]:
+    def _pex_info(
+        self, target: Target, closure: Closure, content: str, requires_python: dict[str, str]
+    ) -> dict[str, Any]:
         import hashlib
         import json
 
@@ -294,11 +303,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 *(_public_requirement(r) for r in self.config.requirements),
             ],
             "distributions": {d.filename: d.sha256 for d in distributions},
-            # Interpreters outside a wheel's Requires-Python cannot run this closure, whatever the
-            # project's own constraints say; the runtime checks these too.
-            "requires_python": {
-                d.filename: spec for d in distributions if (spec := wheel_requires_python(d.wheel))
-            },
+            "requires_python": requires_python,
             "platforms": self.config.platforms,
             # Each platform's own closure: the runtime takes the first set that fits it whole, since
             # platforms can resolve to different versions of one project.

@@ -164,22 +164,40 @@ def gather(
     cache: str,
     python: str,
 ) -> list[Distribution]:
-    """One wheel per planned distribution: from the cache, from disk, or fetched through pip."""
-    found: dict[str, str] = {}
+    """One wheel per planned distribution: from disk, from the cache, or fetched through pip; every
+    one checked against the sha256 its plan names (a cached copy that fails is fetched again)."""
+    found: dict[str, tuple[str, str]] = {}
     to_fetch: list[PlannedFile] = []
     for item in plan:
-        wheel = _cached_or_local_wheel(item, cache)
-        if wheel:
-            found[item.name] = wheel
-        else:
-            to_fetch.append(item)
+        local = item.local_path
+        if local and item.is_wheel and os.path.isfile(local):
+            found[item.name] = (local, _verified_sha256(item, local, "on disk"))
+            continue
+        cached = _cached_wheel(item, cache)
+        digest = sha256_of(cached) if cached else None
+        if cached and digest and (not item.is_wheel or digest == item.archive_sha256):
+            found[item.name] = (cached, digest)
+            continue
+        if cached:  # damaged in the cache: drop the slot, download again
+            shutil.rmtree(os.path.dirname(cached), ignore_errors=True)
+        to_fetch.append(item)
     if to_fetch:
         wheels_dir = os.path.join(work_dir, "wheels")
         os.makedirs(wheels_dir, exist_ok=True)
         found.update(_fetch(to_fetch, options, platform, wheels_dir, cache, python))
-    return [
-        Distribution(item.name, item.version, found[item.name], sha256_of(found[item.name])) for item in plan
-    ]
+    return [Distribution(item.name, item.version, *found[item.name]) for item in plan]
+
+
+def _verified_sha256(item: PlannedFile, path: str, where: str, hint: str = "") -> str:
+    """The file's sha256, which must be the one the plan names (wheels; a wheel built from an
+    sdist has no sha256 to match)."""
+    digest = sha256_of(path)
+    if item.is_wheel and item.archive_sha256 and digest != item.archive_sha256:
+        raise ResolveError(
+            f"The file {os.path.basename(path)} {where} for {item.name} {item.version} does not match "
+            f"{item.origin} (expected sha256 {item.archive_sha256}, got {digest}){hint}"
+        )
+    return digest
 
 
 def plan_with_pip(
@@ -223,15 +241,7 @@ def _cache_slot(cache: str, item: PlannedFile) -> str | None:
     return os.path.join(cache, kind, item.archive_sha256)
 
 
-def _cached_or_local_wheel(item: PlannedFile, cache: str) -> str | None:
-    local = item.local_path
-    if local and item.is_wheel and os.path.isfile(local):
-        if item.archive_sha256 and sha256_of(local) != item.archive_sha256:
-            raise ResolveError(
-                f"The file {local} for {item.name} {item.version} does not match {item.origin} "
-                f"(expected sha256 {item.archive_sha256}, got {sha256_of(local)})"
-            )
-        return local
+def _cached_wheel(item: PlannedFile, cache: str) -> str | None:
     slot = _cache_slot(cache, item)
     if slot and os.path.isdir(slot):
         wheels = [name for name in os.listdir(slot) if name.endswith(".whl")]
@@ -247,7 +257,8 @@ def _fetch(
     wheels_dir: str,
     cache: str,
     python: str,
-) -> dict[str, str]:
+) -> dict[str, tuple[str, str]]:
+    """Fetch `items` with pip; {name: (wheel path, sha256)}, each checked before it is cached."""
     specs = []
     for item in items:
         # Direct references (URLs, paths) are fetched from where the report says; the rest by pin,
@@ -270,13 +281,10 @@ def _fetch(
         wheel = by_name.get(item.name)
         if wheel is None:
             raise ResolveError(f"pip did not produce a wheel for {item.name} {item.version}")
-        if item.is_wheel and item.archive_sha256 and sha256_of(wheel) != item.archive_sha256:
-            raise ResolveError(
-                f"The file {os.path.basename(wheel)} downloaded for {item.name} {item.version} does not "
-                f"match {item.origin} (expected sha256 {item.archive_sha256}, got {sha256_of(wheel)}); "
-                f"the index serves a different file under that name"
-            )
-        fetched[item.name] = _store_in_cache(item, wheel, cache) or wheel
+        digest = _verified_sha256(
+            item, wheel, "downloaded", "; the index serves a different file under that name"
+        )
+        fetched[item.name] = (_store_in_cache(item, wheel, cache) or wheel, digest)
     return fetched
 
 
@@ -286,7 +294,7 @@ def _store_in_cache(item: PlannedFile, wheel: str, cache: str) -> str | None:
     if slot is None:
         return None
     if os.path.isdir(slot):
-        return _cached_or_local_wheel(item, cache)
+        return _cached_wheel(item, cache)
     try:
         os.makedirs(os.path.dirname(slot), exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(slot))

@@ -212,3 +212,20 @@ def test_uv_resolver_gives_the_same_closure(tmp_path: Path, env: dict[str, str])
         result = helpers.run_pex(pex, env=env)
         assert helpers.parse_demo_output(result.stdout)["native"] == 42, helpers.describe(result)
     assert closures["pip"] == closures["uv"]
+
+
+def test_damaged_build_cache_is_fetched_again(tmp_path: Path, env: dict[str, str]) -> None:
+    """A cached wheel whose bytes no longer match the sha256 it is filed under never reaches a .pex."""
+    project = helpers.copy_fixture_app("no-scripts-app", tmp_path)
+    configure(project, 'lock = "pylock.toml"')
+    helpers.hatch_build(project, "-t", "pex:lock", env=env, target=None)
+    helpers.hatch_build(project, env=env)
+    [pex] = helpers.built_artifacts(project)
+    expected = pex_info(pex)["distributions"]
+    cache = Path(env["XDG_CACHE_HOME"]) / "hatch-pex" / "build" / "wheels"
+    [damaged] = [p for p in cache.glob("*/hp_pure-*.whl")]
+    damaged.write_bytes(damaged.read_bytes() + b"garbage")
+    pex.unlink()
+    helpers.hatch_build(project, env=env)
+    assert pex_info(pex)["distributions"] == expected
+    assert damaged.read_bytes() == zipfile.ZipFile(pex).read(f".deps/{damaged.name}")
