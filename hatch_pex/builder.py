@@ -15,10 +15,27 @@ from packaging.utils import canonicalize_name
 from . import archive
 from .config import PexBuilderConfig
 from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
-from .platforms import Platform
+from .platforms import (
+    CURRENT,
+    KNOWN_PYTHON_VERSIONS,
+    Platform,
+    narrowed_constraints,
+    served_versions,
+)
+from .pythons import find_python
 from .redact import redact, strip_credentials
-from .resolve import Closure, Distribution, PlannedFile, ResolveError, ResolveOptions, plan_with_pip, resolve
-from .uv import plan_with_uv
+from .resolve import (
+    Closure,
+    Distribution,
+    PlannedFile,
+    Planner,
+    ResolveError,
+    ResolveOptions,
+    for_each_platform,
+    plan_with_pip,
+    resolve,
+)
+from .uv import plan_from_universal_lock, universal_lock
 from .wheel import build_project_wheel, module_is_provided, wheel_module_files, wheel_requires_python
 
 
@@ -91,17 +108,22 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
     def _build(self, directory: str) -> str:
         self.config.validate()
         targets = self._targets()
+        platforms = self._platforms()
         with tempfile.TemporaryDirectory(prefix="hatch-pex-") as work_dir:
             self.app.display_waiting("Building the project wheel")
             project_wheel = build_project_wheel(self, os.path.join(work_dir, "project"))
-            self.app.display_waiting("Resolving the dependency closure with pip")
+            self.app.display_waiting(f"Resolving the dependency closure with {self._resolver_name()} for "
+                                     f"{_described(platforms)}")  # fmt: skip
             closure = resolve(
                 self._requirements(project_wheel),
                 self._resolve_options(),
                 work_dir=work_dir,
-                platforms=self._platforms(),
-                planner=self._planner(project_wheel),
+                platforms=platforms,
+                planner=self._planner(project_wheel, platforms, work_dir),
+                optional=self._optional(platforms),
+                find_python=find_python,
             )
+            served = self._report_left_out(platforms, closure)
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
             members = archive.bootstrap_members() + [
@@ -116,7 +138,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             }
             self._built = []
             for target in targets:
-                info = self._pex_info(target, closure, content, requires_python)
+                info = self._pex_info(target, closure, content, requires_python, served)
                 output = os.path.join(directory, f"{self._output_stem(target)}.pex")
                 archive.write_pex(
                     output,
@@ -129,9 +151,70 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         return self._built[0]
 
     def _platforms(self) -> list[Platform]:
-        return [Platform.parse(text) for text in self.config.platforms]
+        """The configured platforms, `current` expanded to this machine at every served version."""
+        platforms = []
+        for text in self.config.platforms:
+            if text != CURRENT:
+                platforms.append(Platform.parse(text))
+                continue
+            versions = served_versions(self.config.interpreter_constraints, self.config.python_versions)
+            if not versions:
+                raise BuildError(
+                    f"The interpreter constraints ({' or '.join(self.config.interpreter_constraints)}) admit "
+                    f"none of the CPython versions a .pex can serve ({', '.join(KNOWN_PYTHON_VERSIONS)}); "
+                    f"check `project.requires-python` or "
+                    f"`tool.hatch.build.targets.{self.PLUGIN_NAME}.interpreter-constraints`"
+                )
+            platforms += [Platform.local(version) for version in versions]
+        return platforms
 
-    def _planner(self, project_wheel: str | None) -> Callable[[Platform, str], list[PlannedFile]] | None:
+    def _optional(self, platforms: list[Platform]) -> frozenset[str]:
+        """Versions that may be left out: those chosen by default, not listed by the user."""
+        if self.config.python_versions is not None:
+            return frozenset()
+        return frozenset(p.text for p in platforms if p.local_tags)
+
+    def _report_left_out(self, platforms: list[Platform], closure: Closure) -> list[Platform]:
+        """One line per version left out of the file; the platforms served. Nothing served fails."""
+        served = [p for p in platforms if p.text in closure.platform_sets]
+        if not served:
+            # Versions failing for the same reason are named together: a typo fails them all.
+            grouped: dict[str, list[str]] = {}
+            for p in platforms:
+                reason = closure.left_out[p.text].replace(f" for {p.description}", "")
+                grouped.setdefault(reason, []).append(p.python_version if p.local_tags else p.text)
+            reasons = " ".join(f"[{', '.join(names)}] {reason}" for reason, names in grouped.items())
+            raise BuildError(f"No Python version the project admits can be served: {reasons}")
+        for platform in platforms:
+            if platform.text in closure.left_out:
+                self.app.display_warning(
+                    f"hatch-pex: {platform.description} is left out of the file: "
+                    f"{redact(closure.left_out[platform.text])}"
+                )
+        self._warn_about_size(served, closure)
+        return served
+
+    def _warn_about_size(self, served: list[Platform], closure: Closure) -> None:
+        """Serving more versions can multiply a native-heavy closure (torch: ~190 MB per version)."""
+        local = [p for p in served if p.local_tags]
+        if len(local) < 2:
+            return
+        sizes = {d.filename: os.path.getsize(d.wheel) for d in closure.distributions}
+        own = next((p for p in local if p.is_current), local[-1])
+        alone = sum(sizes[name] for name in closure.platform_sets[own.text])
+        total = sum(sizes.values())
+        if total > 2 * alone:
+            self.app.display_warning(
+                f"hatch-pex: serving Python {', '.join(p.python_version for p in local)} makes the wheels "
+                f"{_megabytes(total)}, against {_megabytes(alone)} for Python {own.python_version} alone; "
+                f"set `tool.hatch.build.targets.{self.PLUGIN_NAME}.python-versions = "
+                f'["{own.python_version}"]` for a smaller file'
+            )
+
+    def _resolver_name(self) -> str:
+        return "the lock" if self.config.lock else self.config.resolver
+
+    def _planner(self, project_wheel: str | None, platforms: list[Platform], work_dir: str) -> Planner | None:
         """Who decides the closure: None for pip (the default), else the lock or uv.
 
         With `project_wheel`, the project's own wheel joins every platform's plan.
@@ -143,18 +226,19 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             url = Path(project_wheel).as_uri()
             own = [PlannedFile(name, self.metadata.version, url, None, True, "the project wheel just built")]
         if config.lock and project_wheel:
-            lock = self._current_lock(config.lock)
+            lock = self._current_lock(config.lock, platforms)
             return lambda platform, _: [*plan_from_lock(lock, platform), *own]
         if config.resolver == "uv":
+            uv_dir = os.path.join(work_dir, "uv")
+            os.makedirs(uv_dir, exist_ok=True)
+            lowest = min((p.python_version for p in platforms), key=lambda v: tuple(map(int, v.split("."))))
             requirements = self._dependency_requirements()
             options = self._resolve_options()
-            return lambda platform, work_dir: [
-                *plan_with_uv(requirements, options, platform, work_dir=work_dir),
-                *own,
-            ]
+            universal = universal_lock(requirements, options, lowest_python=lowest, work_dir=uv_dir)
+            return lambda platform, _: [*plan_from_universal_lock(universal, platform), *own]
         return None
 
-    def _current_lock(self, path: str) -> Lock:
+    def _current_lock(self, path: str, platforms: list[Platform]) -> Lock:
         """The lock, if it still describes the project: else a LockError saying how to refresh it."""
         lock = read_lock(path)
         name = os.path.basename(path)
@@ -164,10 +248,12 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 f"The lock {name} is out of date: the project's dependencies or the pex target's "
                 f"settings changed since it was written. {refresh}"
             )
-        for platform in self._platforms():
+        for platform in platforms:
+            if not lock.covers(platform):
+                continue  # left out of the file, with a line that says so
             missing = unsatisfied(lock, self._dependency_requirements(), platform)
             if missing:
-                where = "" if platform.is_current else f" for platform {platform.text}"
+                where = "" if platform.text == CURRENT else f" for {platform.description}"
                 raise LockError(
                     f"The lock {name} is out of date: nothing in it satisfies "
                     f"{', '.join(missing)}{where}. {refresh}"
@@ -194,6 +280,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 "requirements-files": contents(config.requirements_files),
                 "constraints-files": contents(config.constraints_files),
                 "platforms": config.platforms,
+                "python-versions": config.python_versions,
                 "pre": config.pre,
                 "only-binary": config.only_binary,
                 "no-binary": config.no_binary,
@@ -208,21 +295,31 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 f"`hatch build -t pex:lock` writes the file named by "
                 f'`tool.hatch.build.targets.{self.PLUGIN_NAME}.lock`; set it first, e.g. lock = "pylock.toml"'
             )
-        planner = self._planner(None)
         requirements = self._dependency_requirements()
         options = self._resolve_options()
-        plans = {}
+        platforms = self._platforms()
         with tempfile.TemporaryDirectory(prefix="hatch-pex-lock-") as work_dir:
-            for number, platform in enumerate(self._platforms()):
-                platform_dir = os.path.join(work_dir, str(number))
-                os.makedirs(platform_dir)
-                if planner:
-                    plans[platform] = planner(platform, platform_dir)
-                else:
-                    plans[platform] = plan_with_pip(requirements, options, platform, work_dir=platform_dir)
+            planner = self._planner(None, platforms, work_dir)
+
+            def plan(platform: Platform, platform_dir: str) -> list[PlannedFile]:
+                planned = planner(platform, platform_dir) if planner else None
+                if planned is None:
+                    planned = plan_with_pip(requirements, options, platform, work_dir=platform_dir)
+                return planned
+
+            optional = self._optional(platforms)
+            plans, left_out = for_each_platform(
+                platforms, plan, work_dir=work_dir, optional=optional, find_python=find_python
+            )
+        closure = Closure([], {p.text: [] for p in plans}, left_out)
+        served = self._report_left_out(platforms, closure)
         requires_python = self.metadata.core.requires_python or None
         return write_lock(
-            self.config.lock, plans, requires_python=requires_python, inputs=self._lock_inputs()
+            self.config.lock,
+            plans,
+            requires_python=requires_python,
+            inputs=self._lock_inputs(),
+            python_versions=[p.python_version for p in served if p.local_tags],
         )
 
     def _targets(self) -> list[Target]:
@@ -273,12 +370,18 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 origin = f"script {target.script!r}" if target.script else "the configured entry point"
                 raise BuildError(
                     f"The module {module!r} of {origin} ({target.entry_point}) is not in the project "
-                    f"wheel or any of its {len(distributions) - 1} dependencies; check the name, or the "
+                    f"wheel or any of its {len({d.name for d in distributions}) - 1} dependencies; check the "
+                    f"name, or the "
                     f"wheel target's packages/include settings"
                 )
 
     def _pex_info(
-        self, target: Target, closure: Closure, content: str, requires_python: dict[str, str]
+        self,
+        target: Target,
+        closure: Closure,
+        content: str,
+        requires_python: dict[str, str],
+        served: list[Platform],
     ) -> dict[str, Any]:
         import hashlib
         import json
@@ -295,7 +398,13 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "project": {"name": metadata.core.name, "version": metadata.version},
             "entry_point": target.entry_point,
             "script": target.script,
-            "interpreter_constraints": self.config.interpreter_constraints,
+            # Only the versions the file serves (some may have been left out).
+            "interpreter_constraints": narrowed_constraints(
+                self.config.interpreter_constraints, [p.python_version for p in served]
+            ),
+            "python_versions": sorted(
+                {p.python_version for p in served}, key=lambda v: tuple(map(int, v.split(".")))
+            ),
             "inherit_path": self.config.inherit_path,
             "inject_env": self.config.env,
             "requirements": [
@@ -304,9 +413,10 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             ],
             "distributions": {d.filename: d.sha256 for d in distributions},
             "requires_python": requires_python,
-            "platforms": self.config.platforms,
-            # Each platform's own closure: the runtime takes the first set that fits it whole, since
-            # platforms can resolve to different versions of one project.
+            "platforms": [p.text for p in served],
+            # Each platform's own closure: the runtime takes the set of its own Python version first,
+            # then the first that fits it whole (platforms can resolve to different versions of one
+            # project: click 8.1 on 3.9, the newest elsewhere).
             "platform_distributions": closure.platform_sets,
         }
         described = json.dumps(info, sort_keys=True).encode()
@@ -322,6 +432,17 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         )
 
 
+def _described(platforms: list[Platform]) -> str:
+    local = [p.python_version for p in platforms if p.local_tags]
+    others = [p.text for p in platforms if not p.local_tags]
+    parts = [f"Python {', '.join(local)}"] if local else []
+    return ", ".join(parts + [f"platform {text}" for text in others])
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 def _public_requirement(requirement: str) -> str:
     """A requirement as recorded in PEX-INFO: a direct URL loses its credentials."""
     name, at, url = requirement.partition("@")
@@ -332,6 +453,6 @@ def _own_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("hatch-pex")
+        return version("hatch-pex-builder")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"

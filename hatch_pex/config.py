@@ -280,6 +280,38 @@ class PexBuilderConfig(BuilderConfig):
         return values or ["current"]
 
     @cached_property
+    def python_versions(self) -> list[str] | None:
+        """CPython minor versions the `current` platform serves (None: every known one the
+        interpreter constraints admit)."""
+        from .platforms import KNOWN_PYTHON_VERSIONS
+
+        key = "python-versions"
+        if key not in self.target_config:
+            return None
+        values = self._strings(key)
+        known = ", ".join(KNOWN_PYTHON_VERSIONS)
+        for value in values:
+            if value not in KNOWN_PYTHON_VERSIONS:
+                raise ValueError(
+                    f"Field `{self._field(key)}` has an unknown Python version {value!r}: "
+                    f"expected minor versions from {known}"
+                )
+        if not values:
+            raise ValueError(f'Field `{self._field(key)}` must list at least one version, e.g. ["3.12"]')
+        if len(set(values)) != len(values):
+            raise ValueError(f"Field `{self._field(key)}` lists a version twice")
+        from .platforms import served_versions
+
+        admitted = served_versions(self.interpreter_constraints, values)
+        excluded = [v for v in values if v not in admitted]
+        if excluded:
+            raise ValueError(
+                f"Field `{self._field(key)}` names Python {', '.join(excluded)}, which the interpreter "
+                f"constraints ({' or '.join(self.interpreter_constraints)}) exclude"
+            )
+        return [v for v in KNOWN_PYTHON_VERSIONS if v in values]
+
+    @cached_property
     def lock(self) -> str | None:
         """Absolute path of the PEP 751 lock to build from, if any."""
         import os
@@ -368,6 +400,7 @@ _OWN_KEYS = (
     "only-binary",
     "no-binary",
     "platforms",
+    "python-versions",
     "lock",
     "resolver",
     "compression",

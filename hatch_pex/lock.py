@@ -20,9 +20,9 @@ from packaging.markers import InvalidMarker, Marker
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from .platforms import Platform, platform_tags
+from .platforms import Platform
 from .redact import strip_credentials
-from .resolve import PlannedFile
+from .resolve import PlannedFile, ResolveError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,7 +32,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10 build environments
 LOCK_NAME = re.compile(r"^pylock(\.[^.]+)?\.toml$")
 
 
-class LockError(Exception):
+class LockError(ResolveError):
     """The lock is missing, malformed, stale, or lacks what a platform needs."""
 
 
@@ -60,6 +60,14 @@ class Lock:
     path: str
     packages: list[LockedPackage]
     inputs_hash: str | None
+    #: The CPython versions of this machine's kind it was written for (hatch-pex's own locks; None:
+    #: every version, as for a universal lock).
+    python_versions: list[str] | None = None
+
+    def covers(self, platform: Platform) -> bool:
+        if self.python_versions is None or not platform.local_tags:
+            return True
+        return platform.python_version in self.python_versions
 
 
 def inputs_hash(inputs: dict[str, Any]) -> str:
@@ -87,7 +95,8 @@ def read_lock(path: str) -> Lock:
         except (KeyError, TypeError, ValueError) as error:
             raise LockError(f"Package #{number} of the lock {name} is malformed: {error}") from None
     tool = document.get("tool", {}).get("hatch-pex", {})
-    return Lock(path, packages, tool.get("inputs-hash"))
+    versions = tool.get("python-versions")
+    return Lock(path, packages, tool.get("inputs-hash"), [str(v) for v in versions] if versions else None)
 
 
 def _package(entry: dict[str, Any]) -> LockedPackage:
@@ -139,6 +148,11 @@ def unsatisfied(lock: Lock, requirements: list[str], platform: Platform) -> list
 
 def plan_from_lock(lock: Lock, platform: Platform) -> list[PlannedFile]:
     """The files `platform` needs, one per package whose marker holds there."""
+    if not lock.covers(platform):
+        raise LockError(
+            f"the lock {os.path.basename(lock.path)} was not written for {platform.description} "
+            f"(it covers Python {', '.join(lock.python_versions or [])})"
+        )
     environment = platform.marker_environment()
     tags = {tag: rank for rank, tag in enumerate(supported_tags(platform))}
     origin = f"the sha256 recorded in the lock {os.path.basename(lock.path)}"
@@ -147,13 +161,15 @@ def plan_from_lock(lock: Lock, platform: Platform) -> list[PlannedFile]:
         if package.marker and not Marker(package.marker).evaluate(environment):
             continue
         chosen = _best_wheel(package, tags)
-        if chosen is None and package.sdist is not None and platform.is_current:
-            chosen = package.sdist  # built into a wheel by pip, on this machine only
+        if chosen is None and package.sdist is not None and platform.is_native:
+            chosen = package.sdist  # built into a wheel by pip, by an interpreter of that version
         if chosen is None:
             offered = ", ".join(w.filename for w in package.wheels) or "no wheels"
+            if package.sdist is not None:
+                offered += f", sdist {package.sdist.filename}"
             raise LockError(
-                f"The lock {os.path.basename(lock.path)} has no file of {package.name} {package.version} "
-                f"for platform {platform.text} (it offers: {offered})"
+                f"The lock {os.path.basename(lock.path)} has no wheel of {package.name} {package.version} "
+                f"for {platform.description} (it offers: {offered})"
             )
         plan.append(PlannedFile(package.name, package.version, chosen.url, chosen.sha256, True, origin))
     return plan
@@ -173,8 +189,8 @@ def supported_tags(platform: Platform) -> list[Tag]:
     if platform.is_current:
         return list(sys_tags())
     version = tuple(int(part) for part in platform.python_version.split("."))
-    platforms = platform_tags(platform.platform)
-    if platform.platform.startswith("macosx_"):
+    platforms = platform.platform_tag_list()
+    if platform.platform.startswith("macosx_") and not platform.local_tags:
         _, major, minor, arch = platform.platform.split("_", 3)
         platforms = list(mac_platforms((int(major), int(minor)), arch))
     interpreter = f"cp{version[0]}{version[1]}"
@@ -185,7 +201,12 @@ def supported_tags(platform: Platform) -> list[Tag]:
 
 
 def write_lock(
-    path: str, plans: dict[Platform, list[PlannedFile]], *, requires_python: str | None, inputs: str
+    path: str,
+    plans: dict[Platform, list[PlannedFile]],
+    *,
+    requires_python: str | None,
+    inputs: str,
+    python_versions: list[str] | None = None,
 ) -> str:
     """Write the union of each platform's plan as a PEP 751 lock; return the path."""
     by_package: dict[tuple[str, str], dict[str, Any]] = {}
@@ -220,7 +241,10 @@ def write_lock(
         if entry["wheels"]:
             wheels = ",\n".join(f"  {_file_table(w)}" for _, w in sorted(entry["wheels"].items()))
             lines.append(f"wheels = [\n{wheels},\n]")
-    lines += ["", "[tool.hatch-pex]", f"inputs-hash = {_toml(inputs)}", ""]
+    lines += ["", "[tool.hatch-pex]", f"inputs-hash = {_toml(inputs)}"]
+    if python_versions is not None:
+        lines.append(f"python-versions = [{', '.join(_toml(v) for v in python_versions)}]")
+    lines.append("")
     partial = f"{path}.partial-{os.getpid()}"
     with open(partial, "w", encoding="utf-8") as stream:
         stream.write("\n".join(lines))

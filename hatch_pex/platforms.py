@@ -1,18 +1,30 @@
 """Target platforms in PEX's string form, `PLATFORM-IMPL-PYVER-ABI`, e.g. `linux_x86_64-cp-3.11-cp311`.
 
 A platform becomes pip's `--platform/--implementation/--python-version/--abi` options for
-resolving on another machine's behalf, and a PEP 508 marker environment for evaluating a lock's
-markers as that machine would.
+resolving on another machine's behalf, and a PEP 508 marker environment for evaluating markers
+(pip's, a lock's) as that machine would.
+
+`current` means this machine: one *local* platform per CPython minor version the file serves
+(`KNOWN_PYTHON_VERSIONS` within the interpreter constraints), each with this machine's own platform
+tags. The build interpreter's own version resolves natively; the others on their behalf, or natively
+through an interpreter of that version when an sdist must be built.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packaging.markers import default_environment
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 CURRENT = "current"
+#: Every CPython minor version a .pex can serve, oldest first: the runtime's floor (3.9) up to the
+#: newest CPython release. The one list to extend when a new CPython is released (docs/configuration.md).
+KNOWN_PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15")
 # PEX's abbreviated `linux_<arch>` means "a manylinux2014 (glibc 2.17) machine", as here.
 _DEFAULT_GLIBC = (2, 17)
 _MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
@@ -21,13 +33,28 @@ _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2
 
 @dataclass(frozen=True)
 class Platform:
-    """A target machine; `current` is the build interpreter itself."""
+    """A target machine: a foreign one parsed from PEX's form, or a local one (this machine at some
+    CPython version; `python` names an interpreter that resolves it natively, sdists included)."""
 
     text: str
     platform: str = ""
     implementation: str = ""
     version: str = ""
     abi: str = ""
+    local_tags: tuple[str, ...] = ()
+    python: str | None = None
+
+    @classmethod
+    def local(cls, version: str, python: str | None = None) -> Platform:
+        """This machine at CPython `version` (e.g. "3.9"); the build interpreter's own version
+        always resolves natively."""
+        tags = machine_platform_tags()
+        if version == build_python_version():
+            python = sys.executable
+        nodot = version.replace(".", "")
+        # Named after the plain `linux_<arch>` tag where there is one: readable, and PEX's own form.
+        name = next((tag for tag in tags if tag.startswith("linux_")), tags[0])
+        return cls(f"{name}-cp-{version}-cp{nodot}", name, "cp", version, f"cp{nodot}", tags, python)
 
     @classmethod
     def parse(cls, text: str) -> Platform:
@@ -47,18 +74,39 @@ class Platform:
 
     @property
     def is_current(self) -> bool:
-        return self.text == CURRENT
+        """Resolved by the build interpreter itself, as it would install."""
+        return self.text == CURRENT or self.python == sys.executable
+
+    @property
+    def is_native(self) -> bool:
+        """Resolved by an interpreter of its own (pip's `--python`), which can build sdists."""
+        return self.is_current or self.python is not None
 
     @property
     def python_version(self) -> str:
+        if self.text == CURRENT:
+            return build_python_version()
         return ".".join(self.version.split(".")[:2])
 
+    @property
+    def description(self) -> str:
+        """How messages name it: "Python 3.9" for a local platform, else the PEX string."""
+        return f"Python {self.python_version}" if self.local_tags else f"platform {self.text}"
+
+    def with_python(self, python: str) -> Platform:
+        """The same local platform, resolved natively by `python`."""
+        return Platform(self.text, self.platform, self.implementation, self.version, self.abi,
+                        self.local_tags, python)  # fmt: skip
+
+    def platform_tag_list(self) -> list[str]:
+        return list(self.local_tags) if self.local_tags else platform_tags(self.platform)
+
     def pip_arguments(self) -> list[str]:
-        """pip's options to resolve for this platform (nothing for the current one)."""
-        if self.is_current:
+        """pip's options to resolve for this platform (nothing when resolved natively)."""
+        if self.is_native:
             return []
         arguments = []
-        for tag in platform_tags(self.platform):
+        for tag in self.platform_tag_list():
             arguments += ["--platform", tag]
         return [
             *arguments,
@@ -76,16 +124,21 @@ class Platform:
         environment = {key: str(value) for key, value in default_environment().items()}
         if self.is_current:
             return environment
+        full_version = self.version if self.version.count(".") == 2 else f"{self.version}.0"
+        if self.local_tags:  # this machine: only the Python differs
+            environment.update(
+                {"python_version": self.python_version, "python_full_version": full_version,
+                 "implementation_version": full_version}
+            )  # fmt: skip
+            return environment
         system, machine = _system_and_machine(self.platform)
         environment.update(
             {
                 "implementation_name": "cpython",
                 "platform_python_implementation": "CPython",
                 "python_version": self.python_version,
-                "python_full_version": self.version if self.version.count(".") == 2 else f"{self.version}.0",
-                "implementation_version": self.version
-                if self.version.count(".") == 2
-                else f"{self.version}.0",
+                "python_full_version": full_version,
+                "implementation_version": full_version,
                 "sys_platform": {"Linux": "linux", "Darwin": "darwin", "Windows": "win32"}.get(
                     system, system.lower()
                 ),
@@ -97,6 +150,78 @@ class Platform:
             }
         )
         return environment
+
+
+def build_python_version() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@lru_cache(maxsize=1)
+def machine_platform_tags() -> tuple[str, ...]:
+    """This machine's wheel platform tags, best first (manylinux down to 2_5, then linux_<arch>)."""
+    from packaging.tags import platform_tags as running_platform_tags
+
+    return tuple(dict.fromkeys(running_platform_tags()))
+
+
+def served_versions(constraints: list[str], requested: list[str] | None) -> list[str]:
+    """The known CPython versions (or those `requested`) that the constraints admit: a version is
+    admitted when some release of it satisfies one of them (an empty list admits everything)."""
+    candidates = requested if requested is not None else list(KNOWN_PYTHON_VERSIONS)
+    return [v for v in candidates if not constraints or any(admits(c, v) for c in constraints)]
+
+
+def admits(constraint: str, version: str) -> bool:
+    """Whether any release of minor `version` ("3.12") satisfies `constraint` (">=3.12.1,<3.13")."""
+    spec = SpecifierSet(constraint)
+    return any(spec.contains(release, prereleases=True) for release in _releases(spec, version))
+
+
+def _holds_throughout(constraint: str, versions: list[str]) -> bool:
+    """Whether every release of these minor versions satisfies `constraint` (so it says nothing more)."""
+    spec = SpecifierSet(constraint)
+    return all(spec.contains(release, prereleases=True) for v in versions for release in _releases(spec, v))
+
+
+def _releases(spec: SpecifierSet, version: str) -> list[str]:
+    """Releases of minor `version` that tell a specifier's answer apart: x.y.0, a late x.y.99, and
+    the micro versions around any bound the specifier names within x.y."""
+    minor = Version(version)
+    micros = {0, 99}
+    for item in spec:
+        bound = Version(item.version.rstrip(".*"))
+        if bound.release[:2] == minor.release[:2] and len(bound.release) > 2:
+            micros |= {max(bound.release[2] - 1, 0), bound.release[2], bound.release[2] + 1}
+    return [f"{version}.{micro}" for micro in sorted(micros)]
+
+
+def narrowed_constraints(constraints: list[str], versions: list[str]) -> list[str]:
+    """The constraints, restricted to the minor versions `versions` (each run of consecutive known
+    versions becomes one range), as PEX-INFO records them: the runtime admits only what is served."""
+    runs: list[list[str]] = []
+    for version in KNOWN_PYTHON_VERSIONS:
+        if version not in versions:
+            continue
+        if runs and runs[-1][-1] == _previous(version):
+            runs[-1].append(version)
+        else:
+            runs.append([version])
+    narrowed = []
+    for run in runs:
+        major, minor = run[-1].split(".")
+        window = f">={run[0]},<{major}.{int(minor) + 1}"
+        for constraint in constraints or [""]:
+            if not constraint:
+                narrowed.append(window)
+            elif any(admits(constraint, version) for version in run):
+                kept = [str(s) for s in SpecifierSet(constraint) if not _holds_throughout(str(s), run)]
+                narrowed.append(str(SpecifierSet(window) & SpecifierSet(",".join(kept))))
+    return list(dict.fromkeys(narrowed))
+
+
+def _previous(version: str) -> str:
+    index = KNOWN_PYTHON_VERSIONS.index(version)
+    return KNOWN_PYTHON_VERSIONS[index - 1] if index else ""
 
 
 def platform_tags(platform: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Resolve the closure with pip and gather one wheel per distribution.
+"""Resolve the closure with pip and gather one wheel per distribution, for every target platform.
 
 Two steps, both through pip run by the build environment's interpreter, so that pip's own
 configuration (`PIP_*` variables, pip.conf, netrc, keyring) keeps working:
@@ -8,6 +8,12 @@ configuration (`PIP_*` variables, pip.conf, netrc, keyring) keeps working:
 2. Files the report names that are not yet in the build cache are fetched with `pip wheel --no-deps`,
    which also builds wheels from sdist-only distributions. Wheels are cached by the sha256 of the file
    the index served, so a rebuild only pays for step 1.
+
+Platforms resolve concurrently. A platform that is not the build interpreter's resolves on its
+behalf (`--python-version/--platform/--abi`, wheels only), with pip's marker environment set to that
+platform's: pip alone would evaluate `tomli; python_version < "3.11"` for the build interpreter. A
+local platform that fails so (an sdist-only dependency) is resolved again natively by an interpreter
+of its version, found on this machine, which can build the sdist.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import cache
+from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -117,10 +125,64 @@ def default_build_cache() -> str:
 
 @dataclass(frozen=True)
 class Closure:
-    """Every wheel needed, and which of them make up each platform's set."""
+    """Every wheel needed, which of them make up each platform's set, and the platforms left out
+    (platform text -> why)."""
 
     distributions: list[Distribution]
     platform_sets: dict[str, list[str]]
+    left_out: dict[str, str] = field(default_factory=dict)
+
+
+Planner = Callable[[Platform, str], "list[PlannedFile] | None"]
+T = TypeVar("T")
+
+
+def for_each_platform(
+    platforms: list[Platform],
+    work: Callable[[Platform, str], T],
+    *,
+    work_dir: str,
+    optional: frozenset[str] = frozenset(),
+    find_python: Callable[[str], str | None] | None = None,
+) -> tuple[dict[Platform, T], dict[str, str]]:
+    """`work(platform, its own directory)` for every platform, concurrently, in platform order.
+
+    A local platform that fails on another Python's behalf is tried again natively by an interpreter
+    of its version (`find_python`). A failure of a platform in `optional` (by text) is returned as
+    left out; any other failure is raised.
+    """
+
+    def attempt(number: int, platform: Platform) -> T:
+        directory = os.path.join(work_dir, f"platform-{number}")
+        os.makedirs(directory, exist_ok=True)
+        try:
+            return work(platform, directory)
+        except ResolveError as error:
+            if platform.is_native or not platform.local_tags or find_python is None:
+                raise
+            python = find_python(platform.python_version)
+            if python is None:
+                raise ResolveError(
+                    f"{error} (and no Python {platform.python_version} interpreter was found on this "
+                    f"machine to build from source: see PATH, pyenv, uv or PEX_PYTHON_PATH)"
+                ) from None
+            native = os.path.join(directory, "native")
+            os.makedirs(native, exist_ok=True)
+            return work(platform.with_python(python), native)
+
+    results: dict[Platform, T] = {}
+    left_out: dict[str, str] = {}
+    workers = max(1, min(len(platforms), (os.cpu_count() or 1) + 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(attempt, number, p) for number, p in enumerate(platforms)]
+        for platform, future in zip(platforms, futures):
+            try:
+                results[platform] = future.result()
+            except ResolveError as error:
+                if platform.text not in optional:
+                    raise
+                left_out[platform.text] = str(error)
+    return results, left_out
 
 
 def resolve(
@@ -129,31 +191,41 @@ def resolve(
     *,
     work_dir: str,
     platforms: list[Platform] | None = None,
-    planner: Callable[[Platform, str], list[PlannedFile]] | None = None,
+    planner: Planner | None = None,
     cache_dir: str | None = None,
     python: str = sys.executable,
+    optional: frozenset[str] = frozenset(),
+    find_python: Callable[[str], str | None] | None = None,
 ) -> Closure:
     """Resolve `requirements` for each platform (default: the build interpreter's own).
 
     `planner`, when given, decides each platform's closure instead of pip (a lock, or uv); the
     files are fetched and checked the same way. A wheel chosen for several platforms (pure Python,
-    typically) is stored once.
+    typically) is stored once. `optional` and `find_python` as in `for_each_platform`.
     """
     cache = cache_dir or default_build_cache()
-    distributions: dict[str, Distribution] = {}
-    platform_sets: dict[str, list[str]] = {}
-    for number, platform in enumerate(platforms or [Platform.parse(CURRENT)]):
-        platform_dir = os.path.join(work_dir, f"platform-{number}")
-        os.makedirs(platform_dir, exist_ok=True)
+
+    def work(platform: Platform, platform_dir: str) -> list[Distribution]:
         plan = planner(platform, platform_dir) if planner else None
         if plan is None:
             plan = plan_with_pip(requirements, options, platform, work_dir=platform_dir, python=python)
-        chosen = gather(plan, options, platform, platform_dir, cache, python)
-        for distribution in chosen:
+        return gather(plan, options, platform, platform_dir, cache, python)
+
+    chosen, left_out = for_each_platform(
+        platforms or [Platform.parse(CURRENT)],
+        work,
+        work_dir=work_dir,
+        optional=optional,
+        find_python=find_python,
+    )
+    distributions: dict[str, Distribution] = {}
+    platform_sets: dict[str, list[str]] = {}
+    for platform, wheels in chosen.items():
+        for distribution in wheels:
             distributions.setdefault(distribution.filename, distribution)
-        platform_sets[platform.text] = sorted(d.filename for d in chosen)
+        platform_sets[platform.text] = sorted(d.filename for d in wheels)
     ordered = sorted(distributions.values(), key=lambda d: (d.name, d.filename))
-    return Closure(ordered, platform_sets)
+    return Closure(ordered, platform_sets, left_out)
 
 
 def gather(
@@ -173,7 +245,7 @@ def gather(
         if local and item.is_wheel and os.path.isfile(local):
             found[item.name] = (local, _verified_sha256(item, local, "on disk"))
             continue
-        cached = _cached_wheel(item, cache)
+        cached = _cached_wheel(item, cache, platform)
         digest = sha256_of(cached) if cached else None
         if cached and digest and (not item.is_wheel or digest == item.archive_sha256):
             found[item.name] = (cached, digest)
@@ -214,7 +286,7 @@ def plan_with_pip(
     for path in options.requirements_files:
         arguments += ["--requirement", path]
     arguments += ["--", *requirements]
-    _run_pip(python, arguments, action=f"resolve the requirements{_for(platform)}")
+    _run_pip(python, arguments, action=f"resolve the requirements{_for(platform)}", platform=platform)
     with open(report_path, encoding="utf-8") as stream:
         report = json.load(stream)
     plan = []
@@ -233,16 +305,17 @@ def plan_with_pip(
     return plan
 
 
-def _cache_slot(cache: str, item: PlannedFile) -> str | None:
+def _cache_slot(cache: str, item: PlannedFile, platform: Platform) -> str | None:
     if not item.archive_sha256:
         return None
-    # A wheel built from an sdist depends on the interpreter that built it.
-    kind = "wheels" if item.is_wheel else f"built-{sys.implementation.cache_tag}"
+    # A wheel built from an sdist depends on the interpreter (version) that built it.
+    builder = sys.implementation.cache_tag if platform.is_current else f"cpython-{platform.abi[2:]}"
+    kind = "wheels" if item.is_wheel else f"built-{builder}"
     return os.path.join(cache, kind, item.archive_sha256)
 
 
-def _cached_wheel(item: PlannedFile, cache: str) -> str | None:
-    slot = _cache_slot(cache, item)
+def _cached_wheel(item: PlannedFile, cache: str, platform: Platform) -> str | None:
+    slot = _cache_slot(cache, item, platform)
     if slot and os.path.isdir(slot):
         wheels = [name for name in os.listdir(slot) if name.endswith(".whl")]
         if len(wheels) == 1:
@@ -264,12 +337,17 @@ def _fetch(
         # Direct references (URLs, paths) are fetched from where the report says; the rest by pin,
         # from the same indexes with the same options, so pip picks the same file again.
         specs.append(f"{item.name} @ {item.url}" if item.is_direct else f"{item.name}=={item.version}")
-    if platform.is_current:  # `pip wheel` also builds wheels from sdist-only distributions
+    if platform.is_native:  # `pip wheel` also builds wheels from sdist-only distributions
         arguments = ["wheel", "--no-deps", "--wheel-dir", wheels_dir]
     else:  # another machine's wheels can only be downloaded, never built here
         arguments = ["download", "--no-deps", "--dest", wheels_dir, *platform.pip_arguments()]
     arguments += ["--quiet", *options.pip_arguments()]
-    _run_pip(python, [*arguments, "--", *specs], action=f"download or build the wheels{_for(platform)}")
+    _run_pip(
+        python,
+        [*arguments, "--", *specs],
+        action=f"download or build the wheels{_for(platform)}",
+        platform=platform,
+    )
 
     by_name: dict[str, str] = {}
     for filename in os.listdir(wheels_dir):
@@ -284,17 +362,17 @@ def _fetch(
         digest = _verified_sha256(
             item, wheel, "downloaded", "; the index serves a different file under that name"
         )
-        fetched[item.name] = (_store_in_cache(item, wheel, cache) or wheel, digest)
+        fetched[item.name] = (_store_in_cache(item, wheel, cache, platform) or wheel, digest)
     return fetched
 
 
-def _store_in_cache(item: PlannedFile, wheel: str, cache: str) -> str | None:
+def _store_in_cache(item: PlannedFile, wheel: str, cache: str, platform: Platform) -> str | None:
     """Copy `wheel` into its cache slot atomically; return the cached path, or None if not cacheable."""
-    slot = _cache_slot(cache, item)
+    slot = _cache_slot(cache, item, platform)
     if slot is None:
         return None
     if os.path.isdir(slot):
-        return _cached_wheel(item, cache)
+        return _cached_wheel(item, cache, platform)
     try:
         os.makedirs(os.path.dirname(slot), exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(slot))
@@ -309,22 +387,64 @@ def _store_in_cache(item: PlannedFile, wheel: str, cache: str) -> str | None:
 
 
 def _for(platform: Platform) -> str:
-    return "" if platform.is_current else f" for platform {platform.text}"
+    return "" if platform.text == CURRENT else f" for {platform.description}"
 
 
-def _run_pip(python: str, arguments: list[str], *, action: str) -> None:
-    command = [python, "-m", "pip", *arguments]
+# pip with its marker environment replaced by the target platform's (pip evaluates markers for the
+# interpreter it runs on, whatever --python-version says); otherwise plain `python -m pip`.
+_PIP_RUNNER = """\
+import json, os, sys
+environment = os.environ.pop("HATCH_PEX_MARKER_ENVIRONMENT", "")
+if environment:
+    from pip._vendor.packaging import markers
+    values = json.loads(environment)
+    markers.default_environment = lambda: dict(values)
+from pip._internal.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@cache
+def _has_own_pip(python: str) -> bool:
+    """Whether `python` has a pip of its own that writes resolution reports (22.2 or newer)."""
+    try:
+        result = subprocess.run(
+            [python, "-I", "-m", "pip", "--version"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return False
+    words = result.stdout.split()
+    if result.returncode != 0 or len(words) < 2:
+        return False
+    release = tuple(int(part) for part in words[1].split(".")[:2] if part.isdigit())
+    return release >= (22, 2)
+
+
+def _run_pip(python: str, arguments: list[str], *, action: str, platform: Platform | None = None) -> None:
+    command = [python, "-c", _PIP_RUNNER]
     environment = dict(os.environ)
     environment.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     environment["PYTHONIOENCODING"] = "utf-8"
+    if platform is not None and platform.python and not platform.is_current:
+        # Natively, under an interpreter of that version: its own pip, else ours run by it (pip's
+        # --python; the build's pip may no longer support an old Python).
+        if _has_own_pip(platform.python):
+            command = [platform.python, "-I", "-m", "pip"]
+        else:
+            command += ["--python", platform.python]
+    elif platform is not None and not platform.is_native:
+        environment["HATCH_PEX_MARKER_ENVIRONMENT"] = json.dumps(platform.marker_environment())
+    command += arguments
     result = subprocess.run(
         command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=environment, check=False
     )
     if result.returncode != 0:
-        raise ResolveError(f"pip could not {action}: {_reason(result.stderr + result.stdout)}")
+        binary_only = platform is not None and not platform.is_native
+        raise ResolveError(f"pip could not {action}: {_reason(result.stderr + result.stdout, binary_only)}")
 
 
-def _reason(output: str) -> str:
+def _reason(output: str, binary_only: bool = False) -> str:
     """pip's own explanation, credentials removed: its ERROR lines, and why the index was unreachable."""
     lines = [line.strip() for line in redact(output).splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("ERROR:")]
@@ -340,7 +460,10 @@ def _reason(output: str) -> str:
         chosen = lines[-8:]
     if any("(from versions: none)" in line for line in errors) and not unreachable:
         chosen.append(
-            "(no index offered any version: check the project name, and that the index is reachable)"
+            "(no index offered a wheel for it: on another Python's or machine's behalf only wheels can "
+            "be used)"
+            if binary_only
+            else "(no index offered any version: check the project name, and that the index is reachable)"
         )
     return " ".join(chosen) or "pip failed without saying why"
 

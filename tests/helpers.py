@@ -43,6 +43,8 @@ PYTHON_VERSIONS: tuple[str, ...] = ("3.9", "3.10", "3.11", "3.12", "3.13")
 #: Names of the environment variable that points at the build-toolchain wheels (hatchling, pip, ...)
 #: downloaded before the session (tox's commands_pre runs fixtures/fetch_toolchain.py).
 TOOLCHAIN_ENV = "HATCH_PEX_TEST_TOOLCHAIN"
+#: Set by the `lowest` tox env: a constraints file pinning the plugin's dependencies to their bounds.
+LOWEST_CONSTRAINTS_ENV = "HATCH_PEX_TEST_CONSTRAINTS"
 
 #: Default timeouts (seconds) of the subprocess helpers.
 BUILD_TIMEOUT = 600
@@ -202,9 +204,26 @@ def make_env(
             "PYTHONUTF8": "1",
         }
     )
+    constraints = os.environ.get(LOWEST_CONSTRAINTS_ENV)
+    if constraints:  # the `lowest` tox env: hatch's build environment gets the plugin's lower bounds
+        env["UV_CONSTRAINT"] = constraints
     if extra:
         env.update(extra)
     return env
+
+
+def lowest_pins() -> dict[str, str]:
+    """{name: version} pinned by the `lowest` tox env's constraints file ({} in other envs)."""
+    path = os.environ.get(LOWEST_CONSTRAINTS_ENV)
+    if not path:
+        return {}
+    pins = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        requirement = line.split(";")[0].strip()
+        if "==" in requirement:
+            name, _, version = requirement.partition("==")
+            pins[name.strip()] = version.strip()
+    return pins
 
 
 def public_index_leaks(env: Mapping[str, str]) -> list[str]:
@@ -373,7 +392,7 @@ def make_venv(
     python: str | os.PathLike[str],
     *,
     env: Mapping[str, str],
-    packages: Sequence[str] = ("hatchling", "hatch-pex"),
+    packages: Sequence[str] = ("hatchling", "hatch-pex-builder"),
     timeout: float = BUILD_TIMEOUT,
 ) -> Path:
     """Create a venv at `path` with `python -m venv`, pip install `packages` into it from the
@@ -382,7 +401,8 @@ def make_venv(
     run([str(python), "-m", "venv", str(path)], env=env, timeout=timeout)
     exe = venv_python(path)
     if packages:
-        run([exe, "-m", "pip", "install", *packages], env=env, timeout=timeout)
+        constraints = ["--constraint", env["UV_CONSTRAINT"]] if "UV_CONSTRAINT" in env else []
+        run([exe, "-m", "pip", "install", *constraints, *packages], env=env, timeout=timeout)
     return exe
 
 
@@ -541,7 +561,7 @@ def build_index_artifacts(
         if len(wheels) != 1:
             raise RuntimeError(f"expected one hp-native wheel for {version} in {dest}, found {wheels}")
         artifacts.native_wheels[version] = wheels[0]
-    hatch_pex = list(dest.glob("hatch_pex-*.whl"))
+    hatch_pex = list(dest.glob("hatch_pex_builder-*.whl"))
     if len(hatch_pex) != 1:
         raise RuntimeError(f"expected one hatch-pex wheel in {dest}, found {hatch_pex}")
     artifacts.hatch_pex_wheel = hatch_pex[0]

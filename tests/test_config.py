@@ -48,6 +48,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.output_name == "{name}-{version}"
     assert config.lock is None
     assert config.resolver == "pip"
+    assert config.python_versions is None
 
 
 def test_accepted_values(tmp_path: Path) -> None:
@@ -70,6 +71,7 @@ def test_accepted_values(tmp_path: Path) -> None:
             "platforms": ["current", "linux_x86_64-cp-3.11-cp311"],
             "lock": "locks/pylock.prod.toml",
             "resolver": "uv",
+            "python-versions": ["3.13", "3.11"],
         },
     ).config
     config.validate()
@@ -83,6 +85,7 @@ def test_accepted_values(tmp_path: Path) -> None:
     assert config.compression == 0
     assert config.lock == str(tmp_path / "locks" / "pylock.prod.toml")
     assert config.resolver == "uv"
+    assert config.python_versions == ["3.11", "3.13"]
 
 
 @pytest.mark.parametrize(
@@ -117,6 +120,10 @@ def test_accepted_values(tmp_path: Path) -> None:
         ("no-binary", [None], "Entry #1"),
         ("platforms", ["linux"], "invalid platform"),
         ("platforms", ["current", "current"], "lists a platform twice"),
+        ("python-versions", "3.11", "must be an array of strings"),
+        ("python-versions", ["3.8"], "unknown Python version '3.8'"),
+        ("python-versions", ["3.11", "3.11"], "lists a version twice"),
+        ("python-versions", [], "must list at least one version"),
         ("lock", "requirements.lock", "must name a PEP 751 lock file"),
         ("lock", 1, "must be a string"),
         ("resolver", "poetry", "must be 'pip' or 'uv'"),
@@ -131,6 +138,15 @@ def test_bad_values_name_the_field(tmp_path: Path, key: str, value: Any, expecte
     message = error_of(tmp_path, key, value)
     assert f"{FIELD}.{key}" in message
     assert expected in message
+
+
+def test_python_versions_outside_the_constraints(tmp_path: Path) -> None:
+    builder = make_builder(tmp_path, {"python-versions": ["3.9", "3.12"]}, **{"requires-python": ">=3.10"})
+    with pytest.raises(
+        ValueError,
+        match=r"python-versions` names Python 3.9, which the interpreter constraints \(>=3.10\) exclude",
+    ):
+        builder.config.validate()
 
 
 def test_entry_keys_are_exclusive(tmp_path: Path) -> None:

@@ -36,12 +36,18 @@ def test_layout_and_metadata(demo: dict[str, Path]) -> None:
     info = pex_info(pex)
     assert info["entry_point"] == "demo_app.cli:main"
     assert info["script"] == "demo"
-    assert info["interpreter_constraints"] == [">=3.9"]
+    # Every version hp-native has a wheel for; the constraints narrowed to what the file serves.
+    served = info["python_versions"]
+    assert isinstance(served, list) and served[0] == "3.9" and {"3.11", "3.12", "3.13"} <= set(served)
+    last_minor = int(served[-1].split(".")[1])
+    assert info["interpreter_constraints"] == [f"<3.{last_minor + 1},>=3.9"]
     assert info["inherit_path"] == "false"
     distributions = info["distributions"]
     assert isinstance(distributions, dict)
-    names = sorted(name.split("-")[0] for name in distributions)
+    names = sorted({name.split("-")[0] for name in distributions})
     assert names == ["demo_app", "hp_native", "hp_pure"]
+    natives = sorted(name.split("-")[2] for name in distributions if name.startswith("hp_native-"))
+    assert natives == sorted("cp" + v.replace(".", "") for v in served)
     with zipfile.ZipFile(pex) as archive:
         for filename, digest in distributions.items():
             assert hashlib.sha256(archive.read(f".deps/{filename}")).hexdigest() == digest
@@ -51,15 +57,19 @@ def test_layout_and_metadata(demo: dict[str, Path]) -> None:
     assert info["pex_hash"] != pex_info(demo["demo-echo"])["pex_hash"]
 
 
-def test_demo_runs_under_every_python(demo: dict[str, Path], interpreter: Path, env: dict[str, str]) -> None:
-    """argv, exit code and native code pass through; the cp311 native wheel makes the runtime
-    move to a CPython 3.11 when started by another one (found on PATH as python3.11)."""
+def test_demo_runs_under_every_python(
+    demo: dict[str, Path], interpreter: Path, interpreters: dict[str, Path], env: dict[str, str]
+) -> None:
+    """argv, exit code and native code pass through; every CPython runs the file natively, with the
+    native wheel built for it (no re-exec, whatever interpreter ran the build)."""
     result = helpers.run_pex(demo["demo"], "a", "b c", "--exit", "3", python=interpreter, env=env)
     assert result.returncode == 3, helpers.describe(result)
     report = helpers.parse_demo_output(result.stdout)
     assert report["argv"] == [str(demo["demo"]), "a", "b c", "--exit", "3"]
     assert report["native"] == 42
-    assert report["native_built_for"] == report["python"] == "3.11"
+    assert report["executable"] == str(interpreter)
+    [version] = [v for v, path in interpreters.items() if path == interpreter]
+    assert report["native_built_for"] == report["python"] == version
     assert report["hp_pure"] == "2.0"
     assert report["hp_pure_greeting"]
     assert str(report["demo_app_file"]).startswith(env["PEX_ROOT"])
@@ -102,7 +112,10 @@ def test_sixteen_simultaneous_first_starts(
         assert report["argv"][1:] == [str(n)]  # type: ignore[index]
         assert report["native"] == 42
     entries = sorted(p.name for p in (root / "installs").iterdir())
-    assert entries == sorted(pex_info(demo["demo"])["distributions"].values())  # type: ignore[union-attr]
+    info = pex_info(demo["demo"])
+    version = str(report["python"])
+    [wheels] = [w for p, w in info["platform_distributions"].items() if f"-cp-{version}-" in p]  # type: ignore[union-attr]
+    assert entries == sorted(info["distributions"][w] for w in wheels)  # type: ignore[index]
     leftovers = list((root / "tmp").iterdir()) if (root / "tmp").exists() else []
     assert leftovers == []
 
@@ -186,7 +199,7 @@ def test_features_requirements_env_and_files(tmp_path: Path, env: dict[str, str]
     )
     helpers.hatch_build(project, env=env)
     [pex] = helpers.built_artifacts(project)
-    names = sorted(n.split("-")[0] for n in pex_info(pex)["distributions"])  # type: ignore[union-attr]
+    names = sorted({n.split("-")[0] for n in pex_info(pex)["distributions"]})  # type: ignore[union-attr]
     assert names == ["hp_native", "hp_pure", "hp_requires_pure", "hp_sdist_only", "no_scripts_app"]
     code = (
         "import os, hp_pure, hp_native, hp_sdist_only, importlib.metadata as md;"
@@ -232,10 +245,10 @@ def test_python_m_hatchling_and_target_dependencies(
     text = (
         (project / "pyproject.toml")
         .read_text()
-        .replace('requires = ["hatchling", "hatch-pex"]', 'requires = ["hatchling"]')
+        .replace('requires = ["hatchling", "hatch-pex-builder"]', 'requires = ["hatchling"]')
     )
     (project / "pyproject.toml").write_text(text)
-    configure(project, 'dependencies = ["hatch-pex"]')
+    configure(project, 'dependencies = ["hatch-pex-builder"]')
     helpers.hatch_build(project, env=env)
     [pex] = helpers.built_artifacts(project)
     assert (

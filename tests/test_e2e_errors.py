@@ -34,6 +34,14 @@ def failed_build(tmp_path: Path, env: dict[str, str], table: str, app: str = "de
         ('inherit-path = "always"', "Field `tool.hatch.build.targets.pex.inherit-path` must be one of"),
         ("colour = true", "Unknown field `tool.hatch.build.targets.pex.colour`"),
         (
+            'python-versions = ["3.8"]',
+            "Field `tool.hatch.build.targets.pex.python-versions` has an unknown Python version '3.8'",
+        ),
+        (
+            'interpreter-constraints = ">=3.99"',
+            "The interpreter constraints (>=3.99) admit none of the CPython versions a .pex can serve",
+        ),
+        (
             f'index-url = "ftp//user:{SECRET}@nowhere"',
             "Field `tool.hatch.build.targets.pex.index-url` must be a URL",
         ),
@@ -48,7 +56,7 @@ def test_bad_configuration(tmp_path: Path, env: dict[str, str], table: str, expe
 def test_entry_point_module_missing(tmp_path: Path, env: dict[str, str]) -> None:
     output = failed_build(tmp_path, env, 'entry-point = "demo_app.missing:main"')
     assert "The module 'demo_app.missing' of the configured entry point" in output
-    assert "is not in the project wheel or any of its 2 dependencies" in output
+    assert "is not in the project wheel or any of its 2 dependencies" in output  # hp-pure, hp-native
 
 
 def test_script_pointing_at_missing_module(tmp_path: Path, env: dict[str, str]) -> None:
@@ -63,6 +71,7 @@ def test_script_pointing_at_missing_module(tmp_path: Path, env: dict[str, str]) 
 
 def test_unresolvable_requirement_shows_pips_reason(tmp_path: Path, env: dict[str, str]) -> None:
     output = failed_build(tmp_path, env, 'requirements = ["hp-does-not-exist>=1"]')
+    assert "No Python version the project admits can be served" in output
     assert "pip could not resolve the requirements" in output
     assert "No matching distribution found for hp-does-not-exist" in output
 

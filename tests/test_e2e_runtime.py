@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
@@ -25,6 +26,8 @@ import helpers
 import pytest
 from filelock import FileLock
 from helpers import configure, pex_info
+
+from hatch_pex.platforms import KNOWN_PYTHON_VERSIONS
 
 GREETING = (
     (helpers.FIXTURE_PACKAGES / "hp-pure-2.0" / "hp_pure" / "data" / "greeting.txt").read_text().strip()
@@ -138,34 +141,48 @@ def shared_build(
         return built
 
 
+# The cache and tool tests look at one set of wheels: their fixtures serve only the test runner's own
+# Python version (the `python` fixture). test_e2e_versions.py covers files serving several.
+ONE_VERSION = f'python-versions = ["{sys.version_info[0]}.{sys.version_info[1]}"]'
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> dict[str, Path]:
-    """demo-app as built by default: {"demo": path, "demo-echo": path}."""
-    built = shared_build(tmp_path_factory, index_url, uv_cache, "demo", "demo-app")
+    """demo-app for one Python version: {"demo": path, "demo-echo": path}."""
+    built = shared_build(tmp_path_factory, index_url, uv_cache, "demo", "demo-app", ONE_VERSION)
     assert [p.name for p in built] == ["demo-0.1.0.pex", "demo-echo-0.1.0.pex"]
     return {"demo": built[0], "demo-echo": built[1]}
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
-    """no-scripts-app as built by default: an interpreter pex (no_scripts_app + hp-pure 2.0)."""
-    [pex] = shared_build(tmp_path_factory, index_url, uv_cache, "library", "no-scripts-app")
+    """no-scripts-app for one Python version: an interpreter pex (no_scripts_app + hp-pure 2.0)."""
+    [pex] = shared_build(tmp_path_factory, index_url, uv_cache, "library", "no-scripts-app", ONE_VERSION)
     return pex
+
+
+def constraints_of(pex: Path) -> str:
+    """The interpreter constraints a pex records, as its messages show them."""
+    return " or ".join(pex_info(pex)["interpreter_constraints"])  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def needs312(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
-    """no-scripts-app with interpreter-constraints = ">=3.12" (its closure is pure)."""
+    """no-scripts-app with interpreter-constraints = ">=3.12" (its closure is pure): it serves 3.12
+    and every newer known version."""
     table = 'interpreter-constraints = ">=3.12"'
     [pex] = shared_build(tmp_path_factory, index_url, uv_cache, "needs312", "no-scripts-app", table)
-    assert pex_info(pex)["interpreter_constraints"] == [">=3.12"]
+    newest = KNOWN_PYTHON_VERSIONS[-1]
+    assert pex_info(pex)["interpreter_constraints"] == [f"<3.{int(newest[2:]) + 1},>=3.12"]
     return pex
 
 
 @pytest.fixture(scope="module")
 def needs399(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
-    """no-scripts-app with interpreter-constraints = ">=3.99": no interpreter fits."""
-    table = 'interpreter-constraints = ">=3.99"'
+    """no-scripts-app for a release of the newest known CPython that does not exist (x.y.99): it
+    is resolved on that version's behalf, and no interpreter fits it."""
+    newest = KNOWN_PYTHON_VERSIONS[-1]
+    table = f'interpreter-constraints = ">={newest}.99"'
     [pex] = shared_build(tmp_path_factory, index_url, uv_cache, "needs399", "no-scripts-app", table)
     return pex
 
@@ -181,17 +198,22 @@ def _add_bulk(project: Path) -> None:
 @pytest.fixture(scope="module")
 def bulky(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
     """no-scripts-app with BULK_MODULES extra modules in its wheel, to be killed mid-extraction."""
-    [pex] = shared_build(tmp_path_factory, index_url, uv_cache, "bulky", "no-scripts-app", prepare=_add_bulk)
+    [pex] = shared_build(
+        tmp_path_factory, index_url, uv_cache, "bulky", "no-scripts-app", ONE_VERSION, prepare=_add_bulk
+    )
     return pex
 
 
 @pytest.fixture(scope="module")
 def python(demo: dict[str, Path], interpreters: dict[str, Path]) -> Path:
-    """The CPython the demo's native wheel was built for (every pex here runs under it as is)."""
-    [wheel] = [w for w in distributions(demo["demo"]) if w.startswith("hp_native-")]
-    tag = wheel.split("-")[2]  # cp311
-    version = f"{tag[2]}.{tag[3:]}"
-    assert version in interpreters, (wheel, interpreters)
+    """A CPython the demo serves (3.11 where there is one): every pex here runs under it as is."""
+    served = pex_info(demo["demo"])["python_versions"]
+    assert isinstance(served, list)
+    version = (
+        "3.11"
+        if "3.11" in served and "3.11" in interpreters
+        else next(v for v in served if v in interpreters)
+    )
     return interpreters[version]
 
 
@@ -317,7 +339,11 @@ def test_no_interpreter_fits(
     )
     stderr = start_failure(result)
     assert result.stdout == ""
-    assert stderr.startswith("hatch-pex: error: no interpreter fits no-scripts-app: it needs Python >=3.99 ")
+    wanted = constraints_of(needs399)
+    assert stderr.startswith(
+        f"hatch-pex: error: no interpreter fits no-scripts-app: it needs Python {wanted} "
+    )
+    assert f"This file serves CPython {KNOWN_PYTHON_VERSIONS[-1]} (platforms: " in stderr
     lines = stderr.splitlines()
 
     def line_of(pattern: str) -> int:
@@ -327,7 +353,7 @@ def test_no_interpreter_fits(
 
     def refused(version: str) -> str:
         v = re.escape(version)
-        return rf"\(CPython {v}\.\d+\S*\): version {v}\.\d+\S* does not satisfy >=3\.99"
+        return rf"\(CPython {v}\.\d+\S*\): version {v}\.\d+\S* does not satisfy {re.escape(wanted)}"
 
     running_version = next(v for v, p in interpreters.items() if p == running)
     order = [line_of(rf"  {re.escape(str(running))} " + refused(running_version))]
@@ -401,7 +427,7 @@ def test_pex_python_that_does_not_exist(
             env=with_env(env, PATH=empty, PEX_PYTHON=pex_python),
         )
         stderr = start_failure(result)
-        assert "it needs Python >=3.12" in stderr
+        assert f"it needs Python {constraints_of(needs312)}" in stderr
         assert any(re.fullmatch(expected, line) for line in stderr.splitlines()), stderr
         assert "ran" not in result.stdout
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import helpers
 import pytest
+from packaging.version import Version
 
 
 def test_supported_interpreters_are_found(interpreters: dict[str, Path]) -> None:
@@ -61,14 +62,14 @@ def test_index_serves_the_fixture_packages(
     assert test_index.project_files("hp-sdist-only") == ["hp_sdist_only-1.0.tar.gz"]
     assert test_index.project_files("hp-requires-pure") == ["hp_requires_pure-1.0-py3-none-any.whl"]
     assert test_index.project_files("certifi") == ["certifi-9999.0-py3-none-any.whl"]
-    assert [n for n in test_index.project_files("hatch-pex") if n.endswith(".whl")]
+    assert [n for n in test_index.project_files("hatch-pex-builder") if n.endswith(".whl")]
     assert [n for n in test_index.project_files("hatchling") if n.endswith(".whl")]
 
 
 def test_index_does_not_fall_back_to_pypi(test_index: helpers.TestIndex) -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with pytest.raises(urllib.error.HTTPError) as info:
-        opener.open(f"{test_index.url}click/", timeout=10)
+        opener.open(f"{test_index.url}six/", timeout=10)
     assert info.value.code == 404
 
 
@@ -85,7 +86,7 @@ def test_env_has_no_public_index(env: dict[str, str], index_url: str, tmp_path: 
     assert not [line for line in config if "find-links" in line or "extra-index-url" in line]
     # A project that exists on PyPI but not on the loopback index cannot be found.
     proc = helpers.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "-d", tmp_path / "dl", "click"],
+        [sys.executable, "-m", "pip", "download", "--no-deps", "-d", tmp_path / "dl", "six"],
         env=env,
         check=False,
     )
@@ -99,7 +100,7 @@ def test_env_keeps_uv_on_the_loopback_index(env: dict[str, str], tmp_path: Path)
     uv = find_uv_bin()
     venv = tmp_path / "venv"
     helpers.run([uv, "venv", "--python", sys.executable, venv], env=env)
-    proc = helpers.run([uv, "pip", "install", "--python", venv, "--dry-run", "click"], env=env, check=False)
+    proc = helpers.run([uv, "pip", "install", "--python", venv, "--dry-run", "six"], env=env, check=False)
     assert proc.returncode != 0, helpers.describe(proc)
     ok = helpers.run([uv, "pip", "install", "--python", venv, "hp-requires-pure"], env=env)
     assert "hp-pure==1.0" in ok.stderr, helpers.describe(ok)
@@ -152,14 +153,37 @@ def test_hatch_builds_from_the_loopback_index(env: dict[str, str], tmp_path: Pat
     assert [p.name for p in helpers.built_artifacts(app, ".whl")] == ["demo_app-0.1.0-py3-none-any.whl"]
     # The build environment got the hatch-pex wheel this session built, not anything else.
     data_dir = Path(env["HATCH_DATA_DIR"])
-    installed = sorted(p.name for p in data_dir.rglob("hatch_pex-*.dist-info"))
-    assert installed == ["hatch_pex-0.1.0.dist-info"]
+    installed = sorted(p.name for p in data_dir.rglob("hatch_pex_builder-*.dist-info"))
+    assert installed == ["hatch_pex_builder-0.1.0.dist-info"]
+
+
+def test_users_install_the_plugin_as_hatch_pex_builder(env: dict[str, str], tmp_path: Path) -> None:
+    """A project whose [build-system].requires names `hatch-pex-builder` gets this session's wheel of
+    the plugin from the index and builds its .pex with `hatch build -t pex`, as after the release."""
+    app = helpers.copy_fixture_app("no-scripts-app", tmp_path)
+    assert 'requires = ["hatchling", "hatch-pex-builder"]' in (app / "pyproject.toml").read_text()
+    helpers.hatch_build(app, env=env)
+    [pex] = helpers.built_artifacts(app)
+    assert helpers.pex_info(pex)["hatch_pex_version"] == "0.1.0"
+    installed = sorted(p.name for p in Path(env["HATCH_DATA_DIR"]).rglob("hatch_pex*.dist-info"))
+    assert installed == ["hatch_pex_builder-0.1.0.dist-info"]
+    # In the `lowest` env the build environment holds the plugin's dependencies at their lower bounds.
+    for name, version in helpers.lowest_pins().items():
+        found = {
+            Version(p.name[len(name) + 1 : -len(".dist-info")])
+            for p in Path(env["HATCH_DATA_DIR"]).rglob(f"{name}-*.dist-info")
+        }
+        if name == "tomli" and not found:
+            continue  # only installed below Python 3.11
+        assert found == {Version(version)}, (name, version, found)
+    out = helpers.run_pex(pex, "-c", "import no_scripts_app, hp_pure; print(hp_pure.__version__)", env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "2.0", helpers.describe(out)
 
 
 def test_hatchling_venv_has_the_plugin(hatchling_venv: Path, env: dict[str, str]) -> None:
     code = (
         "from importlib.metadata import entry_points, version; "
-        "print(version('hatch-pex'), sorted(e.name for e in entry_points(group='hatch')))"
+        "print(version('hatch-pex-builder'), sorted(e.name for e in entry_points(group='hatch')))"
     )
     out = helpers.run([hatchling_venv, "-c", code], env=env).stdout
     assert "'pex'" in out

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from hatch_pex.lock import LockError, plan_from_lock, read_lock, unsatisfied, write_lock
-from hatch_pex.platforms import Platform, platform_tags
+from hatch_pex.lock import LockError, plan_from_lock, read_lock, supported_tags, unsatisfied, write_lock
+from hatch_pex.platforms import (
+    KNOWN_PYTHON_VERSIONS,
+    Platform,
+    narrowed_constraints,
+    platform_tags,
+    served_versions,
+)
 from hatch_pex.resolve import PlannedFile
 
 LINUX = Platform.parse("linux_x86_64-cp-3.11-cp311")
@@ -98,7 +105,7 @@ def test_round_trip_markers_and_wheel_choice(tmp_path: Path) -> None:
     assert mac_plan["markupsafe"].url.endswith("macosx_11_0_arm64.whl")
 
     with pytest.raises(
-        LockError, match=r"no file of markupsafe 3.0.4 for platform linux_aarch64-cp-3.11-cp311"
+        LockError, match=r"no wheel of markupsafe 3.0.4 for platform linux_aarch64-cp-3.11-cp311"
     ):
         plan_from_lock(lock, Platform.parse("linux_aarch64-cp-3.11-cp311"))
 
@@ -129,3 +136,44 @@ def test_foreign_lock_and_bad_locks(tmp_path: Path) -> None:
         read_lock(str(lock_path))
     with pytest.raises(LockError, match="does not exist; create it with `hatch build -t pex:lock`"):
         read_lock(str(tmp_path / "pylock.other.toml"))
+
+
+def test_served_versions_and_narrowed_constraints() -> None:
+    assert served_versions([">=3.9"], None) == list(KNOWN_PYTHON_VERSIONS)
+    assert served_versions([">=3.12,<3.13"], None) == ["3.12"]
+    assert served_versions([">=3.12.1"], ["3.11", "3.12"]) == ["3.12"]  # some 3.12 release admits it
+    assert served_versions(["<3.12.1"], None) == ["3.9", "3.10", "3.11", "3.12"]
+    assert served_versions(["!=3.10.*", "==3.10.2"], ["3.10"]) == ["3.10"]  # either constraint
+    assert served_versions([], ["3.11"]) == ["3.11"]
+    assert served_versions([">=4"], None) == []
+    assert narrowed_constraints([">=3.9"], ["3.9", "3.10", "3.11"]) == ["<3.12,>=3.9"]
+    assert narrowed_constraints([], ["3.9", "3.11", "3.12"]) == [">=3.9,<3.10", ">=3.11,<3.13"]
+    assert narrowed_constraints(["==3.9.*", ">=3.12"], ["3.9", "3.12"]) == ["<3.10,>=3.9", "<3.13,>=3.12"]
+    assert narrowed_constraints([">=3.9,!=3.12.1"], ["3.12"]) == ["!=3.12.1,<3.13,>=3.12"]
+
+
+def test_local_platforms() -> None:
+    own = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    current = Platform.local(own)
+    assert current.is_current and current.is_native and current.pip_arguments() == []
+    other = Platform.local("3.9" if own != "3.9" else "3.10")
+    assert not other.is_native and other.text.endswith(f"-cp-{other.version}-{other.abi}")
+    arguments = other.pip_arguments()
+    assert arguments[-7:] == [
+        "--implementation",
+        "cp",
+        "--python-version",
+        other.version,
+        "--abi",
+        other.abi,
+        "--only-binary=:all:",
+    ]
+    assert arguments.count("--platform") == len(other.local_tags) > 1
+    environment = other.marker_environment()
+    assert environment["python_version"] == other.version
+    assert environment["python_full_version"] == f"{other.version}.0"
+    assert environment["sys_platform"] == sys.platform  # this machine, only the Python differs
+    native = other.with_python("/usr/bin/python3.9")
+    assert native.is_native and not native.is_current and native.pip_arguments() == []
+    # A lock's tags for a local platform are this machine's tags at that version.
+    assert str(supported_tags(other)[0]).startswith(f"cp{other.version.replace('.', '')}-{other.abi}-")

@@ -214,6 +214,20 @@ def test_choose_takes_first_platform_set_that_fits_whole() -> None:
     ]
 
 
+def test_choose_prefers_the_set_made_for_the_running_version() -> None:
+    """Two pure sets both fit CPython 3.12: the one resolved for 3.12 wins, whatever the order."""
+    supported = list(tags.compatible_tags((3, 12), "cp312", ["linux_x86_64"]))
+    old = ["click-8.1.8-py3-none-any.whl"]
+    new = ["click-8.5.1-py3-none-any.whl"]
+    sets = {"linux_x86_64-cp-3.9-cp39": old, "linux_x86_64-cp-3.12-cp312": new}
+    chosen, problems = wheels.choose([*old, *new], supported, "3.12.1", {}, list(sets), sets)
+    assert (chosen, problems) == ({"click": new[0]}, [])
+    chosen, _ = wheels.choose([*old, *new], supported, "3.11.7", {}, list(sets), sets)
+    assert chosen == {"click": old[0]}  # no set of its own: the first that fits
+    assert wheels.platform_python("linux_x86_64-cp-311-cp311") == "3.11"
+    assert wheels.platform_python("current") == ""
+
+
 def test_choose_without_platform_sets_honours_requires_python() -> None:
     supported = list(tags.compatible_tags((3, 9), "cp39", ["linux_x86_64"]))
     names = ["pure-1.0-py3-none-any.whl", "pure-2.0-py3-none-any.whl", "new-1.0-py3-none-any.whl"]

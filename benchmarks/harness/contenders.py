@@ -1,14 +1,15 @@
-"""The six ways of shipping the fixture app, how each is built and how each is started."""
+"""The seven ways of shipping the fixture app, how each is built and how each is started."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .shell import clean_environment, run
-from .workspace import Workspace
+from .workspace import REPO_ROOT, Workspace
 
 APP_SCRIPT = "bench-app"
 APP_ARGUMENTS = ("--name", "bench")
@@ -63,6 +64,25 @@ def build_with_hatch_pex(context: BuildContext, output: Path) -> Path:
     app's pyproject.toml) lives in HATCH_DATA_DIR, so a cold build creates it and a warm one reuses it."""
     workspace = context.workspace
     run([workspace.tool("hatch"), "build", "-t", "pex", output], context.environment, cwd=workspace.app)
+    return only_file(output, ".pex")
+
+
+def build_with_hatch_pex_one_version(context: BuildContext, output: Path) -> Path:
+    """`hatch build -t pex` with `python-versions` narrowed to the benchmark's interpreter: one
+    resolution, as every build was before a file served each Python the project admits. A copy of
+    the app (the plugin's location made absolute) with that one key added."""
+    workspace = context.workspace
+    version = run(
+        [context.interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], context.environment
+    ).stdout.strip()
+    app = workspace.root / "app-one-version"
+    if not app.is_dir():
+        shutil.copytree(workspace.app, app)
+        text = (app / "pyproject.toml").read_text(encoding="utf-8")
+        text = text.replace("{root:parent:parent:uri}", REPO_ROOT.as_uri())
+        text = text.replace('script = "bench-app"', f'script = "bench-app"\npython-versions = ["{version}"]')
+        (app / "pyproject.toml").write_text(text, encoding="utf-8")
+    run([workspace.tool("hatch"), "build", "-t", "pex", output], context.environment, cwd=app)
     return only_file(output, ".pex")
 
 
@@ -148,6 +168,7 @@ def artifact_size(artifact: Path) -> int:
 
 
 HATCH_PEX = "hatch-pex"
+HATCH_PEX_ONE_VERSION = "hatch-pex-one-version"
 PEX = "pex"
 PEX_VENV = "pex-venv"
 SHIV = "shiv"
@@ -155,7 +176,10 @@ VENV = "venv"
 SYSTEM_SITE_VENV = "venv-system-site"
 
 CONTENDERS: tuple[Contender, ...] = (
-    Contender(HATCH_PEX, "hatch-pex (`hatch build -t pex`)", build_with_hatch_pex),
+    Contender(HATCH_PEX, "hatch-pex (`hatch build -t pex`, every Python)", build_with_hatch_pex),
+    Contender(
+        HATCH_PEX_ONE_VERSION, "hatch-pex, `python-versions = [\"3.11\"]`", build_with_hatch_pex_one_version
+    ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([])),
     Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"])),
     Contender(SHIV, "shiv", build_with_shiv),

@@ -13,8 +13,10 @@ METHOD = f"""\
 
 - One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich,
   reads their versions from their metadata, prepares an HTTP request without sending it and prints a
-  small rich table), shipped six ways: `hatch build -t pex` with this repository's plugin (in hatch's
-  build environment, see the app's `pyproject.toml`); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`),
+  small rich table), shipped seven ways: `hatch build -t pex` with this repository's plugin (in hatch's
+  build environment, see the app's `pyproject.toml`), by default (one file serving every CPython the
+  app admits, 3.9 to the newest) and narrowed to the benchmark's interpreter (`python-versions =
+  ["3.11"]`, one resolution, as every build was before); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`),
   default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o ... <app>`; `pip install` into a plain
   venv and into a `--system-site-packages` venv. Every tool's defaults are kept.
 - One interpreter for all: the real CPython 3.11 binary (not the pyenv shim). Archives run as

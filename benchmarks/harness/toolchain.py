@@ -14,7 +14,7 @@ TARGET_VERSION = "3.11"
 # Installed latest from PyPI into the tools venv; the plugin comes from the repository root.
 TOOL_REQUIREMENTS = ("pex", "shiv", "hatch", "hatchling", "matplotlib", "pip")
 TOOLS_STAMP = ".bench-tools-installed"
-REPORTED_DISTRIBUTIONS = ("hatch-pex", "pex", "shiv", "hatch", "hatchling", "pip")
+REPORTED_DISTRIBUTIONS = ("hatch-pex-builder", "pex", "shiv", "hatch", "hatchling", "pip")
 
 
 def find_interpreter(explicit: str | None) -> Path:

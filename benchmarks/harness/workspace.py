@@ -53,7 +53,7 @@ class Workspace:
 
     def reset_run_state(self) -> None:
         """Forget artifacts, caches and runtime roots of an earlier run (the tools venv stays)."""
-        for name in ("artifacts", "build-caches", "runtime-roots", "scratch"):
+        for name in ("artifacts", "build-caches", "runtime-roots", "scratch", "app-one-version"):
             remove_tree(self.root / name)
 
 

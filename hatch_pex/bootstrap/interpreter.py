@@ -235,8 +235,13 @@ def no_fit_message(info: PexInfo, refused: list[tuple[str, str]]) -> str:
     wanted = " or ".join(info.interpreter_constraints) or "any version"
     lines = [
         f"no interpreter fits {info.project_name}: it needs Python {wanted} with a compatible wheel for "
-        f"each of its projects ({len(info.distributions)} wheels). Interpreters tried:"
+        f"each of its projects ({len(info.distributions)} wheels)."
     ]
+    if info.python_versions or info.platform_distributions:
+        versions = ", ".join(info.python_versions) or "see the platforms"
+        platforms = ", ".join(info.platform_distributions) or "any"
+        lines.append(f"This file serves CPython {versions} (platforms: {platforms}).")
+    lines.append("Interpreters tried:")
     lines.extend(f"  {label}: {reason}" for label, reason in refused)
     lines.append("Point PEX_PYTHON or PEX_PYTHON_PATH at a suitable interpreter.")
     return "\n".join(lines)

@@ -40,6 +40,7 @@ class PexInfo:
         self.distributions = _str_dict(data, "distributions")
         self.requires_python = _str_dict(data, "requires_python")
         self.platforms = _str_list(data, "platforms")
+        self.python_versions = _str_list(data, "python_versions")
         sets = data.get("platform_distributions") or {}
         if not isinstance(sets, dict) or not all(
             isinstance(v, list) and all(isinstance(f, str) and f in self.distributions for f in v)

@@ -84,6 +84,15 @@ def python_fits(requires_python: str | None, version: str) -> bool:
         return True
 
 
+def platform_python(platform: str) -> str:
+    """ "3.9" of a PEX platform string `PLATFORM-cp-3.9-cp39` (or `...-cp-39-...`); "" otherwise."""
+    parts = platform.split("-")
+    if len(parts) != 4:
+        return ""
+    version = parts[2] if "." in parts[2] else f"{parts[2][:1]}.{parts[2][1:]}"
+    return ".".join(version.split(".")[:2])
+
+
 def choose(
     distributions: Iterable[str],
     supported: Sequence[str],
@@ -104,6 +113,8 @@ def choose(
 
     if platform_sets:
         order = [p for p in platforms if p in platform_sets] + sorted(set(platform_sets) - set(platforms))
+        running = ".".join(version.split(".")[:2])
+        order.sort(key=lambda p: platform_python(p) != running)  # stable: the set made for this version first
         refused = []
         for platform in order:
             problems = [p for p in map(problem, platform_sets[platform]) if p]

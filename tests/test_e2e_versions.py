@@ -1,0 +1,220 @@
+"""One .pex serves every CPython its constraints admit, each natively, whatever interpreter built it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import helpers
+import pytest
+from helpers import configure, pex_info
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from hatch_pex.platforms import KNOWN_PYTHON_VERSIONS
+
+
+def versions_app(tmp_path: Path, *, requires_python: str, dependencies: list[str]) -> Path:
+    project = helpers.copy_fixture_app("versions-app", tmp_path)
+    text = (project / "pyproject.toml").read_text()
+    text = text.replace('requires-python = ">=3.9"', f"requires-python = {json.dumps(requires_python)}")
+    text = text.replace('dependencies = ["click>=8"]', f"dependencies = {json.dumps(dependencies)}")
+    (project / "pyproject.toml").write_text(text)
+    return project
+
+
+def run_natively(pex: Path, python: Path, env: dict[str, str]) -> dict[str, object]:
+    """Run the report under `python`; it must run there, with no search for another interpreter."""
+    result = helpers.run_pex(pex, python=python, env={**env, "PEX_VERBOSE": "1"})
+    assert result.returncode == 0, helpers.describe(result)
+    assert "searching for an interpreter" not in result.stderr, helpers.describe(result)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["executable"] == str(python), helpers.describe(result)
+    return report  # type: ignore[no-any-return]
+
+
+def index_versions(test_index: helpers.TestIndex, project: str) -> list[Version]:
+    names = test_index.project_files(project)
+    return sorted({Version(n.split("-")[1]) for n in names if n.endswith(".whl")})
+
+
+@pytest.fixture(scope="module")
+def click_app(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> tuple[Path, str]:
+    """A `>=3.9` app needing click>=8, built by `hatch build -t pex` (hatch's CPython 3.11)."""
+    base = tmp_path_factory.mktemp("click-app")
+    project = versions_app(base, requires_python=">=3.9", dependencies=["click>=8"])
+    result = helpers.hatch_build(project, env=helpers.make_env(index_url, base / ".home", uv_cache=uv_cache))
+    [pex] = helpers.built_artifacts(project)
+    return pex, result.stdout + result.stderr
+
+
+def test_click_app_serves_every_known_version(click_app: tuple[Path, str]) -> None:
+    pex, output = click_app
+    info = pex_info(pex)
+    assert info["python_versions"] == list(KNOWN_PYTHON_VERSIONS)
+    assert "left out" not in output
+    newest = KNOWN_PYTHON_VERSIONS[-1]
+    major, minor = newest.split(".")
+    assert info["interpreter_constraints"] == [f"<{major}.{int(minor) + 1},>=3.9"]
+    clicks = sorted(name for name in info["distributions"] if name.startswith("click-"))  # type: ignore[union-attr]
+    assert len(clicks) == 2 and clicks[0].startswith("click-8.1."), clicks
+    # One set per version; a wheel serving several versions is stored once.
+    sets = info["platform_distributions"]
+    assert isinstance(sets, dict) and len(sets) == len(KNOWN_PYTHON_VERSIONS)
+    stored = [name for name in info["distributions"]]  # type: ignore[union-attr]
+    assert len(stored) == len(set(stored)) == 3  # versions_app, click 8.1.x, the newest click
+
+
+def test_click_app_runs_natively_everywhere(
+    click_app: tuple[Path, str], interpreter: Path, env: dict[str, str], test_index: helpers.TestIndex
+) -> None:
+    report = run_natively(click_app[0], interpreter, env)
+    click = report["click"]
+    assert isinstance(click, dict)
+    newest = index_versions(test_index, "click")[-1]
+    if report["python"] == "3.9":
+        assert Version(str(click["version"])).release[:2] == (8, 1)
+    else:
+        assert Version(str(click["version"])) == newest
+    assert str(click["file"]).startswith(env["PEX_ROOT"])
+
+
+def test_python_versions_narrows_the_file(
+    tmp_path: Path, env: dict[str, str], interpreters: dict[str, Path]
+) -> None:
+    """`python-versions` keeps only the versions listed; other interpreters move to one of them."""
+    project = versions_app(tmp_path, requires_python=">=3.9", dependencies=["click>=8"])
+    configure(project, 'python-versions = ["3.9", "3.12"]')
+    helpers.hatch_build(project, env=env)
+    [pex] = helpers.built_artifacts(project)
+    info = pex_info(pex)
+    assert info["python_versions"] == ["3.9", "3.12"]
+    assert info["interpreter_constraints"] == ["<3.10,>=3.9", "<3.13,>=3.12"]
+    assert len(info["platform_distributions"]) == 2  # type: ignore[arg-type]
+    if "3.12" in interpreters:
+        assert run_natively(pex, interpreters["3.12"], env)["python"] == "3.12"
+    if "3.11" in interpreters and "3.12" in interpreters:
+        # 3.11 is not served: the runtime finds a served interpreter (python3.12 from PEX_PYTHON_PATH).
+        result = helpers.run_pex(
+            pex, python=interpreters["3.11"], env={**env, "PEX_PYTHON_PATH": str(interpreters["3.12"])}
+        )
+        assert result.returncode == 0, helpers.describe(result)
+        assert json.loads(result.stdout.strip().splitlines()[-1])["python"] == "3.12"
+
+
+def test_no_fit_message_lists_the_served_versions(
+    tmp_path: Path, env: dict[str, str], interpreters: dict[str, Path]
+) -> None:
+    if "3.9" not in interpreters:
+        pytest.skip("needs CPython 3.9")
+    project = versions_app(tmp_path, requires_python=">=3.9", dependencies=["click>=8"])
+    configure(project, 'python-versions = ["3.12"]')
+    helpers.hatch_build(project, env=env)
+    [pex] = helpers.built_artifacts(project)
+    lonely = tmp_path / "only-3.9"
+    lonely.mkdir()
+    (lonely / "python3.9").symlink_to(interpreters["3.9"])
+    result = helpers.run_pex(pex, python=interpreters["3.9"], env={**env, "PATH": str(lonely)})
+    assert result.returncode != 0
+    assert "This file serves CPython 3.12 (platforms: linux_" in result.stderr, helpers.describe(result)
+    assert "does not satisfy <3.13,>=3.12" in result.stderr, helpers.describe(result)
+
+
+def test_project_excluding_the_build_python_builds_for_what_it_admits(
+    tmp_path: Path, env: dict[str, str], hatchling_venv: Path, interpreters: dict[str, Path]
+) -> None:
+    """A `>=3.12,<3.13` app with PyYAML, built by `python -m hatchling build` under CPython 3.11,
+    runs under 3.12 natively with PyYAML's C extension."""
+    project = versions_app(tmp_path, requires_python=">=3.12,<3.13", dependencies=["pyyaml"])
+    build = helpers.run(
+        [hatchling_venv, "-m", "hatchling", "build", "-t", "pex"],
+        env=env,
+        cwd=project,
+        timeout=helpers.BUILD_TIMEOUT,
+    )
+    assert "3.11" in helpers.run([hatchling_venv, "-c", "import sys; print(sys.version)"], env=env).stdout
+    [pex] = helpers.built_artifacts(project)
+    info = pex_info(pex)
+    assert info["python_versions"] == ["3.12"], helpers.describe(build)
+    assert info["interpreter_constraints"] == ["<3.13,>=3.12"]
+    assert any(re.match(r"PyYAML-.*-cp312-cp312-.*\.whl", n, re.I) for n in info["distributions"])  # type: ignore[union-attr]
+    if "3.12" not in interpreters:
+        pytest.skip("no CPython 3.12 to run it")
+    report = run_natively(pex, interpreters["3.12"], env)
+    yaml = report["yaml"]
+    assert isinstance(yaml, dict)
+    assert yaml["libyaml"] is True
+    assert str(yaml["extension"]).endswith(".so") and "cpython-312" in str(yaml["extension"])
+
+
+def test_sdist_only_dependency_is_built_per_version(
+    tmp_path: Path, env: dict[str, str], interpreters: dict[str, Path]
+) -> None:
+    """Every admitted version with an interpreter on this machine gets a wheel built by that
+    interpreter; the others are left out, one line each, and the constraints narrowed."""
+    project = versions_app(tmp_path, requires_python=">=3.9", dependencies=["hp-sdist-only"])
+    result = helpers.hatch_build(project, env=env)
+    output = result.stdout + result.stderr
+    [pex] = helpers.built_artifacts(project)
+    info = pex_info(pex)
+    served = info["python_versions"]
+    assert isinstance(served, list)
+    for version in interpreters:
+        assert version in served, helpers.describe(result)
+    left_out = [v for v in KNOWN_PYTHON_VERSIONS if v not in served]
+    for version in left_out:
+        [line] = [line for line in output.splitlines() if f"Python {version} is left out of the file" in line]
+        assert "hp-sdist-only" in line or "hp_sdist_only" in line, line
+        assert f"no Python {version} interpreter was found" in line, line
+    constraints = [SpecifierSet(c) for c in info["interpreter_constraints"]]  # type: ignore[union-attr]
+    for version in KNOWN_PYTHON_VERSIONS:
+        admitted = any(c.contains(f"{version}.0") for c in constraints)
+        assert admitted is (version in served), (version, constraints)
+    # One wheel of hp-sdist-only per served version, each built by that version's interpreter.
+    built = [n for n in info["distributions"] if n.startswith("hp_sdist_only-")]  # type: ignore[union-attr]
+    assert len(built) == 1  # a pure wheel: identical bytes for every version, stored once
+    for version, python in interpreters.items():
+        report = run_natively(pex, python, env)
+        assert report["python"] == version
+        assert isinstance(report["sdist_only"], dict) and report["sdist_only"]["version"] == "1.0"
+
+
+def test_lock_covers_every_version_and_builds_per_version(
+    tmp_path: Path, env: dict[str, str], interpreters: dict[str, Path], test_index: helpers.TestIndex
+) -> None:
+    """`hatch build -t pex:lock` writes one lock for every served version, with markers where the
+    closures differ; a build from it picks each version's set."""
+    project = versions_app(tmp_path, requires_python=">=3.9", dependencies=["click>=8"])
+    configure(project, 'lock = "pylock.toml"')
+    helpers.hatch_build(project, "-t", "pex:lock", env=env, target=None)
+    lock = (project / "pylock.toml").read_text()
+    assert 'python_version == \\"3.9\\"' in lock or 'python_version == "3.9"' in lock, lock
+    assert lock.count('name = "click"') == 2, lock
+    assert f"python-versions = [{', '.join(json.dumps(v) for v in KNOWN_PYTHON_VERSIONS)}]" in lock
+    helpers.hatch_build(project, env=env)
+    [pex] = helpers.built_artifacts(project)
+    newest = index_versions(test_index, "click")[-1]
+    for version in ("3.9", "3.12"):
+        if version not in interpreters:
+            continue
+        click = run_natively(pex, interpreters[version], env)["click"]
+        assert isinstance(click, dict)
+        expected_old = version == "3.9"
+        assert (Version(str(click["version"])).release[:2] == (8, 1)) is expected_old
+        assert expected_old or Version(str(click["version"])) == newest
+
+
+def test_uv_universal_resolution_serves_every_version(
+    tmp_path: Path, env: dict[str, str], interpreters: dict[str, Path]
+) -> None:
+    project = versions_app(tmp_path, requires_python=">=3.9", dependencies=["click>=8"])
+    configure(project, 'resolver = "uv"')
+    helpers.hatch_build(project, env=env)
+    [pex] = helpers.built_artifacts(project)
+    assert pex_info(pex)["python_versions"] == list(KNOWN_PYTHON_VERSIONS)
+    for version in ("3.9", "3.13"):
+        if version in interpreters:
+            click = run_natively(pex, interpreters[version], env)["click"]
+            assert isinstance(click, dict)
+            assert (Version(str(click["version"])).release[:2] == (8, 1)) is (version == "3.9")
