@@ -32,6 +32,7 @@ from .resolve import (
     ResolveError,
     ResolveOptions,
     for_each_platform,
+    pip_servers,
     plan_with_pip,
     resolve,
 )
@@ -308,9 +309,10 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 return planned
 
             optional = self._optional(platforms)
-            plans, left_out = for_each_platform(
-                platforms, plan, work_dir=work_dir, optional=optional, find_python=find_python
-            )
+            with pip_servers():
+                plans, left_out = for_each_platform(
+                    platforms, plan, work_dir=work_dir, optional=optional, find_python=find_python
+                )
         closure = Closure([], {p.text: [] for p in plans}, left_out)
         served = self._report_left_out(platforms, closure)
         requires_python = self.metadata.core.requires_python or None

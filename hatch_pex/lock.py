@@ -149,10 +149,12 @@ def unsatisfied(lock: Lock, requirements: list[str], platform: Platform) -> list
 def plan_from_lock(lock: Lock, platform: Platform) -> list[PlannedFile]:
     """The files `platform` needs, one per package whose marker holds there."""
     if not lock.covers(platform):
-        raise LockError(
+        error = LockError(
             f"the lock {os.path.basename(lock.path)} was not written for {platform.description} "
             f"(it covers Python {', '.join(lock.python_versions or [])})"
         )
+        error.native_might_help = False
+        raise error
     environment = platform.marker_environment()
     tags = {tag: rank for rank, tag in enumerate(supported_tags(platform))}
     origin = f"the sha256 recorded in the lock {os.path.basename(lock.path)}"

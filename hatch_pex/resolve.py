@@ -25,9 +25,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -39,6 +42,9 @@ from .redact import redact
 
 class ResolveError(Exception):
     """pip could not produce the closure; the message is safe to show (credentials removed)."""
+
+    #: Whether resolving natively, with an interpreter of the platform's version, could succeed.
+    native_might_help = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,8 @@ def for_each_platform(
         except ResolveError as error:
             if platform.is_native or not platform.local_tags or find_python is None:
                 raise
+            if not error.native_might_help:
+                raise
             python = find_python(platform.python_version)
             if python is None:
                 raise ResolveError(
@@ -211,13 +219,14 @@ def resolve(
             plan = plan_with_pip(requirements, options, platform, work_dir=platform_dir, python=python)
         return gather(plan, options, platform, platform_dir, cache, python)
 
-    chosen, left_out = for_each_platform(
-        platforms or [Platform.parse(CURRENT)],
-        work,
-        work_dir=work_dir,
-        optional=optional,
-        find_python=find_python,
-    )
+    with pip_servers(python):
+        chosen, left_out = for_each_platform(
+            platforms or [Platform.parse(CURRENT)],
+            work,
+            work_dir=work_dir,
+            optional=optional,
+            find_python=find_python,
+        )
     distributions: dict[str, Distribution] = {}
     platform_sets: dict[str, list[str]] = {}
     for platform, wheels in chosen.items():
@@ -246,7 +255,10 @@ def gather(
             found[item.name] = (local, _verified_sha256(item, local, "on disk"))
             continue
         cached = _cached_wheel(item, cache, platform)
-        digest = sha256_of(cached) if cached else None
+        try:
+            digest = sha256_of(cached) if cached else None
+        except OSError:  # platforms resolve concurrently: another one is replacing a damaged copy
+            cached = digest = None
         if cached and digest and (not item.is_wheel or digest == item.archive_sha256):
             found[item.name] = (cached, digest)
             continue
@@ -316,11 +328,11 @@ def _cache_slot(cache: str, item: PlannedFile, platform: Platform) -> str | None
 
 def _cached_wheel(item: PlannedFile, cache: str, platform: Platform) -> str | None:
     slot = _cache_slot(cache, item, platform)
-    if slot and os.path.isdir(slot):
-        wheels = [name for name in os.listdir(slot) if name.endswith(".whl")]
-        if len(wheels) == 1:
-            return os.path.join(slot, wheels[0])
-    return None
+    try:
+        wheels = [name for name in os.listdir(slot) if name.endswith(".whl")] if slot else []
+    except OSError:  # not cached, or being replaced by another platform's thread
+        return None
+    return os.path.join(slot, wheels[0]) if slot and len(wheels) == 1 else None
 
 
 def _fetch(
@@ -390,21 +402,144 @@ def _for(platform: Platform) -> str:
     return "" if platform.text == CURRENT else f" for {platform.description}"
 
 
-# pip with its marker environment replaced by the target platform's (pip evaluates markers for the
-# interpreter it runs on, whatever --python-version says); otherwise plain `python -m pip`.
-_PIP_RUNNER = """\
-import json, os, sys
-environment = os.environ.pop("HATCH_PEX_MARKER_ENVIRONMENT", "")
-if environment:
-    from pip._vendor.packaging import markers
-    values = json.loads(environment)
-    markers.default_environment = lambda: dict(values)
+# A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
+# status on stdout; each command's output goes to a file. Within one process, index pages are fetched
+# and parsed once for every command (a multi-version build asks the same pages once per version), and
+# the marker environment is the one the job names: pip evaluates markers for the interpreter it runs
+# on, whatever --python-version says.
+_PIP_SERVER = """\
+import json, os, sys, traceback
+replies = os.fdopen(os.dup(1), "w")
+os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+from pip._vendor.packaging import markers
+default_environment, job_markers = markers.default_environment, {}
+def environment():  # installed once: modules that imported it by name see each job's values too
+    return dict(job_markers) if job_markers else default_environment()
+markers.default_environment = environment
+try:  # pip internals: a speed-up only, skipped if a pip version lacks them
+    from pip._internal.index import collector, package_finder
+    pages, links = {}, {}
+    fetch, parse = collector.LinkCollector.fetch_response, package_finder.parse_links
+    def fetch_response(self, location, *args, **kwargs):
+        if location.url not in pages:
+            pages[location.url] = fetch(self, location, *args, **kwargs)
+        return pages[location.url]
+    def parse_links(page):
+        if page.url not in links:
+            links[page.url] = list(parse(page))
+        return links[page.url]
+    collector.LinkCollector.fetch_response = fetch_response
+    package_finder.parse_links = parse_links
+except (ImportError, AttributeError):
+    pass
 from pip._internal.cli.main import main
-sys.exit(main(sys.argv[1:]))
+for line in sys.stdin:
+    job = json.loads(line)
+    job_markers.clear()
+    job_markers.update(job["markers"] or {})
+    with open(job["output"], "w", encoding="utf-8") as output:
+        sys.stdout = sys.stderr = output
+        try:
+            status = main(job["arguments"])
+        except SystemExit as exit:
+            status = exit.code if isinstance(exit.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    replies.write(json.dumps({"status": status}) + "\\n")
+    replies.flush()
 """
 
 
-@cache
+class PipServers:
+    """Up to `size` pip server processes of `python`, each serving one job at a time."""
+
+    def __init__(self, python: str, size: int) -> None:
+        self.python = python
+        self.size = max(1, size)
+        self._idle: list[subprocess.Popen[str]] = []
+        self._all: list[subprocess.Popen[str]] = []
+        self._available = threading.Condition()
+
+    def run(self, arguments: list[str], markers: dict[str, str] | None, output: str) -> int:
+        server = self._acquire()
+        healthy = False
+        try:
+            assert server.stdin is not None and server.stdout is not None
+            job = {"arguments": arguments, "markers": markers, "output": output}
+            server.stdin.write(json.dumps(job) + "\n")
+            server.stdin.flush()
+            reply = server.stdout.readline()
+            status = int(json.loads(reply)["status"]) if reply else 1
+            healthy = bool(reply)
+            return status
+        except (OSError, ValueError, KeyError):
+            return 1
+        finally:
+            self._release(server, healthy)
+
+    def _acquire(self) -> subprocess.Popen[str]:
+        with self._available:
+            while not self._idle and len(self._all) >= self.size:
+                self._available.wait()
+            if self._idle:
+                return self._idle.pop()
+            server = subprocess.Popen(
+                [self.python, "-c", _PIP_SERVER],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True, encoding="utf-8", env=_pip_environment(),
+            )  # fmt: skip
+            self._all.append(server)
+            return server
+
+    def _release(self, server: subprocess.Popen[str], healthy: bool) -> None:
+        with self._available:
+            if healthy:
+                self._idle.append(server)
+            else:  # a server that died or broke its protocol is not used again
+                self._all.remove(server)
+                server.kill()
+            self._available.notify()
+
+    def close(self) -> None:
+        for server in self._all:
+            if server.stdin:
+                server.stdin.close()
+        for server in self._all:
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        self._all.clear()
+        self._idle.clear()
+
+
+_SERVERS: PipServers | None = None
+
+
+@contextmanager
+def pip_servers(python: str = sys.executable, size: int | None = None) -> Iterator[PipServers]:
+    """While open, pip commands run by the build interpreter go to a few long-lived pip processes."""
+    global _SERVERS
+    servers = PipServers(python, size or (os.cpu_count() or 1))
+    _SERVERS = servers
+    try:
+        yield servers
+    finally:
+        _SERVERS = None
+        servers.close()
+
+
+def _pip_environment() -> dict[str, str]:
+    environment = dict(os.environ)
+    environment.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    environment["PYTHONIOENCODING"] = "utf-8"
+    return environment
+
+
+@lru_cache(maxsize=None)  # noqa: UP033 - functools.cache would shadow the `cache` arguments here
 def _has_own_pip(python: str) -> bool:
     """Whether `python` has a pip of its own that writes resolution reports (22.2 or newer)."""
     try:
@@ -422,26 +557,33 @@ def _has_own_pip(python: str) -> bool:
 
 
 def _run_pip(python: str, arguments: list[str], *, action: str, platform: Platform | None = None) -> None:
-    command = [python, "-c", _PIP_RUNNER]
-    environment = dict(os.environ)
-    environment.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    environment["PYTHONIOENCODING"] = "utf-8"
     if platform is not None and platform.python and not platform.is_current:
         # Natively, under an interpreter of that version: its own pip, else ours run by it (pip's
         # --python; the build's pip may no longer support an old Python).
         if _has_own_pip(platform.python):
-            command = [platform.python, "-I", "-m", "pip"]
+            command = [platform.python, "-I", "-m", "pip", *arguments]
         else:
-            command += ["--python", platform.python]
-    elif platform is not None and not platform.is_native:
-        environment["HATCH_PEX_MARKER_ENVIRONMENT"] = json.dumps(platform.marker_environment())
-    command += arguments
-    result = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=environment, check=False
-    )
-    if result.returncode != 0:
+            command = [python, "-m", "pip", "--python", platform.python, *arguments]
+        result = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_pip_environment(),
+            check=False,
+        )  # fmt: skip
+        status, output = result.returncode, result.stderr + result.stdout
+    else:
+        markers = platform.marker_environment() if platform is not None and not platform.is_native else None
+        servers = _SERVERS if _SERVERS is not None and _SERVERS.python == python else None
+        with tempfile.TemporaryDirectory(prefix="hatch-pex-pip-") as scratch:
+            log = os.path.join(scratch, "output.txt")
+            if servers is not None:
+                status = servers.run(arguments, markers, log)
+            else:
+                with pip_servers(python, 1) as alone:
+                    status = alone.run(arguments, markers, log)
+            with open(log, encoding="utf-8", errors="replace") as stream:
+                output = stream.read()
+    if status != 0:
         binary_only = platform is not None and not platform.is_native
-        raise ResolveError(f"pip could not {action}: {_reason(result.stderr + result.stdout, binary_only)}")
+        raise ResolveError(f"pip could not {action}: {_reason(output, binary_only)}")
 
 
 def _reason(output: str, binary_only: bool = False) -> str:
@@ -456,6 +598,8 @@ def _reason(output: str, binary_only: bool = False) -> str:
         or "Connection refused" in line
     ]
     chosen = (unreachable[-1:] if unreachable else []) + errors
+    if "ERROR: Exception:" in errors and lines:  # pip crashed: its traceback's last line says why
+        chosen.append(lines[-1])
     if not chosen:
         chosen = lines[-8:]
     if any("(from versions: none)" in line for line in errors) and not unreachable:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import zipfile
 from pathlib import Path
 
 import helpers
@@ -52,7 +54,7 @@ def click_app(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache
 def test_click_app_serves_every_known_version(click_app: tuple[Path, str]) -> None:
     pex, output = click_app
     info = pex_info(pex)
-    assert info["python_versions"] == list(KNOWN_PYTHON_VERSIONS)
+    assert info["python_versions"] == list(KNOWN_PYTHON_VERSIONS), output
     assert "left out" not in output
     newest = KNOWN_PYTHON_VERSIONS[-1]
     major, minor = newest.split(".")
@@ -78,6 +80,25 @@ def test_click_app_runs_natively_everywhere(
     else:
         assert Version(str(click["version"])) == newest
     assert str(click["file"]).startswith(env["PEX_ROOT"])
+
+
+def test_markers_are_evaluated_for_each_version(
+    tmp_path: Path, env: dict[str, str], interpreters: dict[str, Path]
+) -> None:
+    """Each version's closure follows the markers as that version reads them (pip alone would
+    evaluate them for the build interpreter: hp-pure 2.0 everywhere)."""
+    dependencies = ['hp-pure<2; python_version < "3.11"', 'hp-pure>=2; python_version >= "3.11"']
+    project = versions_app(tmp_path, requires_python=">=3.9", dependencies=dependencies)
+    helpers.hatch_build(project, env=env)
+    [pex] = helpers.built_artifacts(project)
+    assert sorted(n for n in pex_info(pex)["distributions"] if n.startswith("hp_pure-")) == [  # type: ignore[union-attr]
+        "hp_pure-1.0-py3-none-any.whl",
+        "hp_pure-2.0-py3-none-any.whl",
+    ]
+    for version, python in interpreters.items():
+        hp_pure = run_natively(pex, python, env)["hp_pure"]
+        assert isinstance(hp_pure, dict)
+        assert hp_pure["version"] == ("1.0" if version in ("3.9", "3.10") else "2.0"), version
 
 
 def test_python_versions_narrows_the_file(
@@ -218,3 +239,38 @@ def test_uv_universal_resolution_serves_every_version(
             click = run_natively(pex, interpreters[version], env)["click"]
             assert isinstance(click, dict)
             assert (Version(str(click["version"])).release[:2] == (8, 1)) is (version == "3.9")
+
+
+def test_build_says_when_extra_versions_more_than_double_the_file(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """demo-app's native wheel is its largest part: one per version makes the wheels several times
+    larger than the build interpreter's version alone, and the build says so in one line."""
+    project = helpers.copy_fixture_app("demo-app", tmp_path)
+    result = helpers.hatch_build(project, env=env)
+    output = result.stdout + result.stderr
+    pex = helpers.built_artifacts(project)[0]
+    info = pex_info(pex)
+    own = f"{sys.version_info[0]}.{sys.version_info[1]}"  # hatch builds with the test runner's Python
+    sets = info["platform_distributions"]
+    assert isinstance(sets, dict)
+    [own_set] = [wheels for platform, wheels in sets.items() if f"-cp-{own}-" in platform]
+    with zipfile.ZipFile(pex) as archive:
+        sizes = {name: archive.getinfo(f".deps/{name}").file_size for name in info["distributions"]}  # type: ignore[union-attr]
+    total, alone = sum(sizes.values()), sum(sizes[name] for name in own_set)
+    assert total > 2 * alone, (total, alone)  # the case this test is about
+    served = ", ".join(info["python_versions"])  # type: ignore[arg-type]
+    expected = (
+        f"hatch-pex: serving Python {served} makes the wheels {total / 1e6:.1f} MB, against "
+        f"{alone / 1e6:.1f} MB for Python {own} alone; set "
+        f'`tool.hatch.build.targets.pex.python-versions = ["{own}"]` for a smaller file'
+    )
+    assert [line for line in output.splitlines() if "makes the wheels" in line] == [expected], output
+    # Narrowed as the line says: no line, and one set.
+    configure(project, f'python-versions = ["{own}"]')
+    result = helpers.hatch_build(project, env=env)
+    assert "makes the wheels" not in result.stdout + result.stderr
+    narrowed = pex_info(helpers.built_artifacts(project)[0])["platform_distributions"]
+    assert isinstance(narrowed, dict) and [sorted(wheels) for wheels in narrowed.values()] == [
+        sorted(own_set)
+    ]

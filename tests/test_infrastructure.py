@@ -162,7 +162,8 @@ def test_users_install_the_plugin_as_hatch_pex_builder(env: dict[str, str], tmp_
     the plugin from the index and builds its .pex with `hatch build -t pex`, as after the release."""
     app = helpers.copy_fixture_app("no-scripts-app", tmp_path)
     assert 'requires = ["hatchling", "hatch-pex-builder"]' in (app / "pyproject.toml").read_text()
-    helpers.hatch_build(app, env=env)
+    build = helpers.hatch_build(app, env=env)
+    assert "left out" not in build.stdout + build.stderr, helpers.describe(build)
     [pex] = helpers.built_artifacts(app)
     assert helpers.pex_info(pex)["hatch_pex_version"] == "0.1.0"
     installed = sorted(p.name for p in Path(env["HATCH_DATA_DIR"]).rglob("hatch_pex*.dist-info"))

@@ -177,3 +177,31 @@ def test_local_platforms() -> None:
     assert native.is_native and not native.is_current and native.pip_arguments() == []
     # A lock's tags for a local platform are this machine's tags at that version.
     assert str(supported_tags(other)[0]).startswith(f"cp{other.version.replace('.', '')}-{other.abi}-")
+
+
+def test_lock_for_local_versions(tmp_path: Path) -> None:
+    """A lock over two versions of this machine: markers where the closures differ, its versions
+    recorded, a version it was not written for refused (and not worth a native retry)."""
+    old, new = Platform.local("3.9"), Platform.local("3.12")
+    plans = {
+        old: [planned("click", "8.1.8", "click-8.1.8-py3-none-any.whl", "a" * 64)],
+        new: [planned("click", "8.5.1", "click-8.5.1-py3-none-any.whl", "b" * 64)],
+    }
+    path = write_lock(
+        str(tmp_path / "pylock.toml"),
+        plans,
+        requires_python=">=3.9",
+        inputs="f" * 64,
+        python_versions=["3.9", "3.12"],
+    )
+    lock = read_lock(path)
+    assert lock.python_versions == ["3.9", "3.12"]
+    markers = {p.version: p.marker for p in lock.packages}
+    assert markers["8.1.8"] is not None and 'python_version == "3.9"' in markers["8.1.8"]
+    assert [item.version for item in plan_from_lock(lock, old)] == ["8.1.8"]
+    assert [item.version for item in plan_from_lock(lock, new)] == ["8.5.1"]
+    with pytest.raises(
+        LockError, match=r"was not written for Python 3.13 \(it covers Python 3.9, 3.12\)"
+    ) as caught:
+        plan_from_lock(lock, Platform.local("3.13"))
+    assert caught.value.native_might_help is False
