@@ -21,6 +21,7 @@ from .platforms import (
     Platform,
     narrowed_constraints,
     served_versions,
+    version_key,
 )
 from .pythons import find_python
 from .redact import redact, strip_credentials
@@ -110,7 +111,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         self.config.validate()
         targets = self._targets()
         platforms = self._platforms()
-        with tempfile.TemporaryDirectory(prefix="hatch-pex-") as work_dir:
+        with tempfile.TemporaryDirectory(prefix="hatch-pex-") as work_dir, pip_servers() as servers:
+            if not self.config.lock and self.config.resolver == "pip":
+                servers.start(len(platforms))  # pip starts up while hatchling builds the wheel
             self.app.display_waiting("Building the project wheel")
             project_wheel = build_project_wheel(self, os.path.join(work_dir, "project"))
             self.app.display_waiting(f"Resolving the dependency closure with {self._resolver_name()} for "
@@ -232,7 +235,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         if config.resolver == "uv":
             uv_dir = os.path.join(work_dir, "uv")
             os.makedirs(uv_dir, exist_ok=True)
-            lowest = min((p.python_version for p in platforms), key=lambda v: tuple(map(int, v.split("."))))
+            lowest = min((p.python_version for p in platforms), key=version_key)
             requirements = self._dependency_requirements()
             options = self._resolve_options()
             universal = universal_lock(requirements, options, lowest_python=lowest, work_dir=uv_dir)
@@ -373,8 +376,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 raise BuildError(
                     f"The module {module!r} of {origin} ({target.entry_point}) is not in the project "
                     f"wheel or any of its {len({d.name for d in distributions}) - 1} dependencies; check the "
-                    f"name, or the "
-                    f"wheel target's packages/include settings"
+                    f"name, or the wheel target's packages/include settings"
                 )
 
     def _pex_info(
@@ -404,9 +406,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "interpreter_constraints": narrowed_constraints(
                 self.config.interpreter_constraints, [p.python_version for p in served]
             ),
-            "python_versions": sorted(
-                {p.python_version for p in served}, key=lambda v: tuple(map(int, v.split(".")))
-            ),
+            "python_versions": sorted({p.python_version for p in served}, key=version_key),
             "inherit_path": self.config.inherit_path,
             "inject_env": self.config.env,
             "requirements": [

@@ -152,6 +152,11 @@ class Platform:
         return environment
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """Sorts "3.9" before "3.10"."""
+    return tuple(int(part) for part in version.split("."))
+
+
 def build_python_version() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 

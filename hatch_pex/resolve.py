@@ -47,6 +47,12 @@ class ResolveError(Exception):
     native_might_help = True
 
 
+class IntegrityError(ResolveError):
+    """A file does not match the sha256 its plan names: the build fails, whatever version needed it."""
+
+    native_might_help = False
+
+
 @dataclass(frozen=True)
 class ResolveOptions:
     """What pip needs to know besides the requirements."""
@@ -187,7 +193,7 @@ def for_each_platform(
             try:
                 results[platform] = future.result()
             except ResolveError as error:
-                if platform.text not in optional:
+                if platform.text not in optional or isinstance(error, IntegrityError):
                     raise
                 left_out[platform.text] = str(error)
     return results, left_out
@@ -277,7 +283,7 @@ def _verified_sha256(item: PlannedFile, path: str, where: str, hint: str = "") -
     sdist has no sha256 to match)."""
     digest = sha256_of(path)
     if item.is_wheel and item.archive_sha256 and digest != item.archive_sha256:
-        raise ResolveError(
+        raise IntegrityError(
             f"The file {os.path.basename(path)} {where} for {item.name} {item.version} does not match "
             f"{item.origin} (expected sha256 {item.archive_sha256}, got {digest}){hint}"
         )
@@ -404,9 +410,9 @@ def _for(platform: Platform) -> str:
 
 # A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
 # status on stdout; each command's output goes to a file. Within one process, index pages are fetched
-# and parsed once for every command (a multi-version build asks the same pages once per version), and
-# the marker environment is the one the job names: pip evaluates markers for the interpreter it runs
-# on, whatever --python-version says.
+# and parsed, and wheel file names parsed, once for every command (a multi-version build asks the same
+# pages once per version), and the marker environment is the one the job names: pip evaluates markers
+# for the interpreter it runs on, whatever --python-version says.
 _PIP_SERVER = """\
 import json, os, sys, traceback
 replies = os.fdopen(os.dup(1), "w")
@@ -428,11 +434,21 @@ try:  # pip internals: a speed-up only, skipped if a pip version lacks them
         if page.url not in links:
             links[page.url] = list(parse(page))
         return links[page.url]
+    wheels, wheel_class = {}, package_finder.Wheel
+    def wheel_named(filename):  # a wheel file name parsed once, not once per version resolved
+        if filename not in wheels:
+            wheels[filename] = wheel_class(filename)
+        return wheels[filename]
     collector.LinkCollector.fetch_response = fetch_response
     package_finder.parse_links = parse_links
+    package_finder.Wheel = wheel_named
 except (ImportError, AttributeError):
     pass
 from pip._internal.cli.main import main
+try:  # imported now, while the build does other work, rather than by the first command
+    import pip._internal.commands.download, pip._internal.commands.install, pip._internal.commands.wheel
+except ImportError:
+    pass
 for line in sys.stdin:
     job = json.loads(line)
     job_markers.clear()
@@ -484,15 +500,23 @@ class PipServers:
         with self._available:
             while not self._idle and len(self._all) >= self.size:
                 self._available.wait()
-            if self._idle:
-                return self._idle.pop()
-            server = subprocess.Popen(
-                [self.python, "-c", _PIP_SERVER],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True, encoding="utf-8", env=_pip_environment(),
-            )  # fmt: skip
-            self._all.append(server)
-            return server
+            return self._idle.pop() if self._idle else self._spawn()
+
+    def start(self, count: int) -> None:
+        """Start up to `count` servers now: pip imports itself while the build does other work."""
+        with self._available:
+            while len(self._all) < min(count, self.size):
+                self._idle.append(self._spawn())
+            self._available.notify_all()
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        server = subprocess.Popen(
+            [self.python, "-c", _PIP_SERVER],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, encoding="utf-8", env=_pip_environment(),
+        )  # fmt: skip
+        self._all.append(server)
+        return server
 
     def _release(self, server: subprocess.Popen[str], healthy: bool) -> None:
         with self._available:
@@ -504,14 +528,14 @@ class PipServers:
             self._available.notify()
 
     def close(self) -> None:
+        """Stop the servers. They are idle, waiting for a job: nothing is lost by terminating them,
+        and a pip process takes a fifth of a second to wind down by itself."""
         for server in self._all:
             if server.stdin:
                 server.stdin.close()
+            server.terminate()
         for server in self._all:
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server.wait()
         self._all.clear()
         self._idle.clear()
 
@@ -521,8 +545,12 @@ _SERVERS: PipServers | None = None
 
 @contextmanager
 def pip_servers(python: str = sys.executable, size: int | None = None) -> Iterator[PipServers]:
-    """While open, pip commands run by the build interpreter go to a few long-lived pip processes."""
+    """While open, pip commands run by the build interpreter go to a few long-lived pip processes
+    (one per core by default). Inside an open one, the same servers are used."""
     global _SERVERS
+    if _SERVERS is not None and _SERVERS.python == python:
+        yield _SERVERS
+        return
     servers = PipServers(python, size or (os.cpu_count() or 1))
     _SERVERS = servers
     try:

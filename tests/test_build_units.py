@@ -1,4 +1,5 @@
-"""Pure logic of the build side: redaction, module lookup in wheels, the archive writer."""
+"""Pure logic of the build side: redaction, module lookup in wheels, the archive writer, which
+platforms may be left out."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from hatch_pex import archive
+from hatch_pex.platforms import Platform
 from hatch_pex.redact import redact, strip_credentials
+from hatch_pex.resolve import IntegrityError, ResolveError, for_each_platform
 from hatch_pex.wheel import module_is_provided, wheel_module_files
 
 
@@ -128,3 +131,28 @@ def test_read_pex_info_only_accepts_ours(tmp_path: Path) -> None:
     assert archive.read_pex_info(str(ours)) == {"format": archive.FORMAT, "project": {}}
     assert archive.read_pex_info(str(theirs)) is None
     assert archive.read_pex_info(str(tmp_path / "nothing.pex")) is None
+
+
+def test_for_each_platform_leaves_out_only_what_may_be_left_out(tmp_path: Path) -> None:
+    """An optional version that cannot be resolved is left out; a hash mismatch never is; a failing
+    platform the user asked for fails the build; results keep the platforms' order."""
+    old, mid, new = Platform.local("3.9"), Platform.local("3.10"), Platform.local("3.12")
+
+    def work(platform: Platform, directory: str) -> str:
+        assert Path(directory).is_dir()
+        if platform is mid:
+            raise ResolveError("no wheel of hp-x for Python 3.10")
+        return platform.version
+
+    optional = frozenset({old.text, mid.text, new.text})
+    results, left_out = for_each_platform([new, mid, old], work, work_dir=str(tmp_path), optional=optional)
+    assert list(results.values()) == ["3.12", "3.9"]
+    assert left_out == {mid.text: "no wheel of hp-x for Python 3.10"}
+    with pytest.raises(ResolveError, match="no wheel of hp-x"):
+        for_each_platform([new, mid], work, work_dir=str(tmp_path / "b"), optional=frozenset({new.text}))
+
+    def tampered(platform: Platform, directory: str) -> str:
+        raise IntegrityError(f"hp_x-1.0-cp{platform.abi[2:]}.whl does not match the lock")
+
+    with pytest.raises(IntegrityError, match="does not match the lock"):
+        for_each_platform([old], tampered, work_dir=str(tmp_path / "c"), optional=optional)
