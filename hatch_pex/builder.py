@@ -15,6 +15,7 @@ from packaging.utils import canonicalize_name
 from . import archive
 from .config import PexBuilderConfig
 from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
+from .piprunner import pip_servers
 from .platforms import (
     CURRENT,
     KNOWN_PYTHON_VERSIONS,
@@ -33,7 +34,6 @@ from .resolve import (
     ResolveError,
     ResolveOptions,
     for_each_platform,
-    pip_servers,
     plan_with_pip,
     resolve,
 )

@@ -45,12 +45,11 @@ class Platform:
     python: str | None = None
 
     @classmethod
-    def local(cls, version: str, python: str | None = None) -> Platform:
+    def local(cls, version: str) -> Platform:
         """This machine at CPython `version` (e.g. "3.9"); the build interpreter's own version
-        always resolves natively."""
+        resolves natively, by the build interpreter."""
         tags = machine_platform_tags()
-        if version == build_python_version():
-            python = sys.executable
+        python = sys.executable if version == build_python_version() else None
         nodot = version.replace(".", "")
         # Named after the plain `linux_<arch>` tag where there is one: readable, and PEX's own form.
         name = next((tag for tag in tags if tag.startswith("linux_")), tags[0])
@@ -79,7 +78,7 @@ class Platform:
 
     @property
     def is_native(self) -> bool:
-        """Resolved by an interpreter of its own (pip's `--python`), which can build sdists."""
+        """Resolved by an interpreter of its own version, which can build sdists."""
         return self.is_current or self.python is not None
 
     @property
@@ -163,7 +162,8 @@ def build_python_version() -> str:
 
 @lru_cache(maxsize=1)
 def machine_platform_tags() -> tuple[str, ...]:
-    """This machine's wheel platform tags, best first (manylinux down to 2_5, then linux_<arch>)."""
+    """This machine's wheel platform tags, in packaging's order (linux_<arch> and manylinux_2_X down to
+    2_5 with their legacy aliases, on Linux)."""
     from packaging.tags import platform_tags as running_platform_tags
 
     return tuple(dict.fromkeys(running_platform_tags()))

@@ -13,7 +13,8 @@ Platforms resolve concurrently. A platform that is not the build interpreter's r
 behalf (`--python-version/--platform/--abi`, wheels only), with pip's marker environment set to that
 platform's: pip alone would evaluate `tomli; python_version < "3.11"` for the build interpreter. A
 local platform that fails so (an sdist-only dependency) is resolved again natively by an interpreter
-of its version, found on this machine, which can build the sdist.
+of its version, found on this machine, which can build the sdist. How pip itself is run (a few
+long-lived pip processes, the marker environment) is piprunner.py's business.
 """
 
 from __future__ import annotations
@@ -22,20 +23,16 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from .piprunner import pip_servers, run_pip
 from .platforms import CURRENT, Platform
 from .redact import redact
 
@@ -408,207 +405,8 @@ def _for(platform: Platform) -> str:
     return "" if platform.text == CURRENT else f" for {platform.description}"
 
 
-# A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
-# status on stdout; each command's output goes to a file. Within one process, index pages are fetched
-# and parsed, and wheel file names parsed, once for every command (a multi-version build asks the same
-# pages once per version), and the marker environment is the one the job names: pip evaluates markers
-# for the interpreter it runs on, whatever --python-version says.
-_PIP_SERVER = """\
-import json, os, sys, traceback
-replies = os.fdopen(os.dup(1), "w")
-os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-from pip._vendor.packaging import markers
-default_environment, job_markers = markers.default_environment, {}
-def environment():  # installed once: modules that imported it by name see each job's values too
-    return dict(job_markers) if job_markers else default_environment()
-markers.default_environment = environment
-try:  # pip internals: a speed-up only, skipped if a pip version lacks them
-    from pip._internal.index import collector, package_finder
-    pages, links = {}, {}
-    fetch, parse = collector.LinkCollector.fetch_response, package_finder.parse_links
-    def fetch_response(self, location, *args, **kwargs):
-        if location.url not in pages:
-            pages[location.url] = fetch(self, location, *args, **kwargs)
-        return pages[location.url]
-    def parse_links(page):
-        if page.url not in links:
-            links[page.url] = list(parse(page))
-        return links[page.url]
-    wheels, wheel_class = {}, package_finder.Wheel
-    def wheel_named(filename):  # a wheel file name parsed once, not once per version resolved
-        if filename not in wheels:
-            wheels[filename] = wheel_class(filename)
-        return wheels[filename]
-    collector.LinkCollector.fetch_response = fetch_response
-    package_finder.parse_links = parse_links
-    package_finder.Wheel = wheel_named
-except (ImportError, AttributeError):
-    pass
-from pip._internal.cli.main import main
-try:  # imported now, while the build does other work, rather than by the first command
-    import pip._internal.commands.download, pip._internal.commands.install, pip._internal.commands.wheel
-except ImportError:
-    pass
-for line in sys.stdin:
-    job = json.loads(line)
-    job_markers.clear()
-    job_markers.update(job["markers"] or {})
-    with open(job["output"], "w", encoding="utf-8") as output:
-        sys.stdout = sys.stderr = output
-        try:
-            status = main(job["arguments"])
-        except SystemExit as exit:
-            status = exit.code if isinstance(exit.code, int) else 1
-        except BaseException:
-            traceback.print_exc()
-            status = 1
-        finally:
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    replies.write(json.dumps({"status": status}) + "\\n")
-    replies.flush()
-"""
-
-
-class PipServers:
-    """Up to `size` pip server processes of `python`, each serving one job at a time."""
-
-    def __init__(self, python: str, size: int) -> None:
-        self.python = python
-        self.size = max(1, size)
-        self._idle: list[subprocess.Popen[str]] = []
-        self._all: list[subprocess.Popen[str]] = []
-        self._available = threading.Condition()
-
-    def run(self, arguments: list[str], markers: dict[str, str] | None, output: str) -> int:
-        server = self._acquire()
-        healthy = False
-        try:
-            assert server.stdin is not None and server.stdout is not None
-            job = {"arguments": arguments, "markers": markers, "output": output}
-            server.stdin.write(json.dumps(job) + "\n")
-            server.stdin.flush()
-            reply = server.stdout.readline()
-            status = int(json.loads(reply)["status"]) if reply else 1
-            healthy = bool(reply)
-            return status
-        except (OSError, ValueError, KeyError):
-            return 1
-        finally:
-            self._release(server, healthy)
-
-    def _acquire(self) -> subprocess.Popen[str]:
-        with self._available:
-            while not self._idle and len(self._all) >= self.size:
-                self._available.wait()
-            return self._idle.pop() if self._idle else self._spawn()
-
-    def start(self, count: int) -> None:
-        """Start up to `count` servers now: pip imports itself while the build does other work."""
-        with self._available:
-            while len(self._all) < min(count, self.size):
-                self._idle.append(self._spawn())
-            self._available.notify_all()
-
-    def _spawn(self) -> subprocess.Popen[str]:
-        server = subprocess.Popen(
-            [self.python, "-c", _PIP_SERVER],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, encoding="utf-8", env=_pip_environment(),
-        )  # fmt: skip
-        self._all.append(server)
-        return server
-
-    def _release(self, server: subprocess.Popen[str], healthy: bool) -> None:
-        with self._available:
-            if healthy:
-                self._idle.append(server)
-            else:  # a server that died or broke its protocol is not used again
-                self._all.remove(server)
-                server.kill()
-            self._available.notify()
-
-    def close(self) -> None:
-        """Stop the servers. They are idle, waiting for a job: nothing is lost by terminating them,
-        and a pip process takes a fifth of a second to wind down by itself."""
-        for server in self._all:
-            if server.stdin:
-                server.stdin.close()
-            server.terminate()
-        for server in self._all:
-            server.wait()
-        self._all.clear()
-        self._idle.clear()
-
-
-_SERVERS: PipServers | None = None
-
-
-@contextmanager
-def pip_servers(python: str = sys.executable, size: int | None = None) -> Iterator[PipServers]:
-    """While open, pip commands run by the build interpreter go to a few long-lived pip processes
-    (one per core by default). Inside an open one, the same servers are used."""
-    global _SERVERS
-    if _SERVERS is not None and _SERVERS.python == python:
-        yield _SERVERS
-        return
-    servers = PipServers(python, size or (os.cpu_count() or 1))
-    _SERVERS = servers
-    try:
-        yield servers
-    finally:
-        _SERVERS = None
-        servers.close()
-
-
-def _pip_environment() -> dict[str, str]:
-    environment = dict(os.environ)
-    environment.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    environment["PYTHONIOENCODING"] = "utf-8"
-    return environment
-
-
-@lru_cache(maxsize=None)  # noqa: UP033 - functools.cache would shadow the `cache` arguments here
-def _has_own_pip(python: str) -> bool:
-    """Whether `python` has a pip of its own that writes resolution reports (22.2 or newer)."""
-    try:
-        result = subprocess.run(
-            [python, "-I", "-m", "pip", "--version"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return False
-    words = result.stdout.split()
-    if result.returncode != 0 or len(words) < 2:
-        return False
-    release = tuple(int(part) for part in words[1].split(".")[:2] if part.isdigit())
-    return release >= (22, 2)
-
-
 def _run_pip(python: str, arguments: list[str], *, action: str, platform: Platform | None = None) -> None:
-    if platform is not None and platform.python and not platform.is_current:
-        # Natively, under an interpreter of that version: its own pip, else ours run by it (pip's
-        # --python; the build's pip may no longer support an old Python).
-        if _has_own_pip(platform.python):
-            command = [platform.python, "-I", "-m", "pip", *arguments]
-        else:
-            command = [python, "-m", "pip", "--python", platform.python, *arguments]
-        result = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_pip_environment(),
-            check=False,
-        )  # fmt: skip
-        status, output = result.returncode, result.stderr + result.stdout
-    else:
-        markers = platform.marker_environment() if platform is not None and not platform.is_native else None
-        servers = _SERVERS if _SERVERS is not None and _SERVERS.python == python else None
-        with tempfile.TemporaryDirectory(prefix="hatch-pex-pip-") as scratch:
-            log = os.path.join(scratch, "output.txt")
-            if servers is not None:
-                status = servers.run(arguments, markers, log)
-            else:
-                with pip_servers(python, 1) as alone:
-                    status = alone.run(arguments, markers, log)
-            with open(log, encoding="utf-8", errors="replace") as stream:
-                output = stream.read()
+    status, output = run_pip(python, arguments, platform)
     if status != 0:
         binary_only = platform is not None and not platform.is_native
         raise ResolveError(f"pip could not {action}: {_reason(output, binary_only)}")
