@@ -127,7 +127,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 optional=self._optional(platforms),
                 find_python=find_python,
             )
-            served = self._report_left_out(platforms, closure)
+            served = self._served(platforms, closure.left_out)
+            self._warn_about_size(served, closure)
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
             members = archive.bootstrap_members() + [
@@ -178,24 +179,23 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             return frozenset()
         return frozenset(p.text for p in platforms if p.local_tags)
 
-    def _report_left_out(self, platforms: list[Platform], closure: Closure) -> list[Platform]:
-        """One line per version left out of the file; the platforms served. Nothing served fails."""
-        served = [p for p in platforms if p.text in closure.platform_sets]
+    def _served(self, platforms: list[Platform], left_out: dict[str, str]) -> list[Platform]:
+        """The platforms served, with one line per version left out of the file. Nothing served fails."""
+        served = [p for p in platforms if p.text not in left_out]
         if not served:
             # Versions failing for the same reason are named together: a typo fails them all.
             grouped: dict[str, list[str]] = {}
             for p in platforms:
-                reason = closure.left_out[p.text].replace(f" for {p.description}", "")
+                reason = left_out[p.text].replace(f" for {p.description}", "")
                 grouped.setdefault(reason, []).append(p.python_version if p.local_tags else p.text)
             reasons = " ".join(f"[{', '.join(names)}] {reason}" for reason, names in grouped.items())
             raise BuildError(f"No Python version the project admits can be served: {reasons}")
         for platform in platforms:
-            if platform.text in closure.left_out:
+            if platform.text in left_out:
                 self.app.display_warning(
                     f"hatch-pex: {platform.description} is left out of the file: "
-                    f"{redact(closure.left_out[platform.text])}"
+                    f"{redact(left_out[platform.text])}"
                 )
-        self._warn_about_size(served, closure)
         return served
 
     def _warn_about_size(self, served: list[Platform], closure: Closure) -> None:
@@ -316,8 +316,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 plans, left_out = for_each_platform(
                     platforms, plan, work_dir=work_dir, optional=optional, find_python=find_python
                 )
-        closure = Closure([], {p.text: [] for p in plans}, left_out)
-        served = self._report_left_out(platforms, closure)
+        served = self._served(platforms, left_out)
         requires_python = self.metadata.core.requires_python or None
         return write_lock(
             self.config.lock,

@@ -14,6 +14,7 @@ from hatchling.builders.config import BuilderConfig
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from .platforms import KNOWN_PYTHON_VERSIONS, served_versions
 from .redact import redact
 
 INHERIT_PATH_VALUES = ("false", "prefer", "fallback")
@@ -283,8 +284,6 @@ class PexBuilderConfig(BuilderConfig):
     def python_versions(self) -> list[str] | None:
         """CPython minor versions the `current` platform serves (None: every known one the
         interpreter constraints admit)."""
-        from .platforms import KNOWN_PYTHON_VERSIONS
-
         key = "python-versions"
         if key not in self.target_config:
             return None
@@ -300,8 +299,6 @@ class PexBuilderConfig(BuilderConfig):
             raise ValueError(f'Field `{self._field(key)}` must list at least one version, e.g. ["3.12"]')
         if len(set(values)) != len(values):
             raise ValueError(f"Field `{self._field(key)}` lists a version twice")
-        from .platforms import served_versions
-
         admitted = served_versions(self.interpreter_constraints, values)
         excluded = [v for v in values if v not in admitted]
         if excluded:

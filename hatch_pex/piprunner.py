@@ -211,13 +211,9 @@ def run_pip(python: str, arguments: list[str], platform: Platform | None = None)
         )  # fmt: skip
         return result.returncode, result.stderr + result.stdout
     markers = platform.marker_environment() if platform is not None and not platform.is_native else None
-    servers = _SERVERS if _SERVERS is not None and _SERVERS.python == python else None
-    with tempfile.TemporaryDirectory(prefix="hatch-pex-pip-") as scratch:
+    # The servers already open for this build, else one for this command alone.
+    with tempfile.TemporaryDirectory(prefix="hatch-pex-pip-") as scratch, pip_servers(python, 1) as servers:
         log = os.path.join(scratch, "output.txt")
-        if servers is not None:
-            status = servers.run(arguments, markers, log)
-        else:
-            with pip_servers(python, 1) as alone:
-                status = alone.run(arguments, markers, log)
+        status = servers.run(arguments, markers, log)
         with open(log, encoding="utf-8", errors="replace") as stream:
             return status, stream.read()

@@ -167,9 +167,8 @@ def for_each_platform(
         try:
             return work(platform, directory)
         except ResolveError as error:
-            if platform.is_native or not platform.local_tags or find_python is None:
-                raise
-            if not error.native_might_help:
+            retry = platform.local_tags and not platform.is_native and error.native_might_help
+            if not retry or find_python is None:
                 raise
             python = find_python(platform.python_version)
             if python is None:
