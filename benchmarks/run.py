@@ -3,6 +3,7 @@
 build time and size, for one fixture app. Writes docs/benchmarks.md and docs/benchmarks.png.
 
     python3 benchmarks/run.py [--quick] [--warm-rounds N] [--cold-rounds N] [--build-rounds N]
+    python3 benchmarks/run.py --baseline REV   # also hatch-pex@REV: the plugin at REV, before vs after
 
 Everything it installs (pex, shiv, hatch, matplotlib, this repository's plugin) goes into a private
 venv under benchmarks/work/ (gitignored). Timings are reported, never asserted.
@@ -25,6 +26,7 @@ from harness.measure import Launch, measure_first_starts, measure_warm_starts
 from harness.progress import log
 from harness.report import BARE_PYTHON, BARE_VENV_PYTHON, tables
 from harness.results import MEASURED, NOT_BUILT, Outcome, Results
+from harness.revision import Revision, prepare_revision, resolve_revision, revision_contender
 from harness.shell import CommandFailed, clean_environment, run
 from harness.toolchain import ensure_tools, find_interpreter, install_plugin, interpreter_version
 from harness.workspace import BENCHMARKS_DIR, REPO_ROOT, Workspace
@@ -48,6 +50,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--python", help="the CPython 3.11 to use (default: `pyenv prefix 3.11`, python3.11)")
     keys = ", ".join(contender.key for contender in CONTENDERS)
     parser.add_argument("--contenders", help=f"comma-separated subset of: {keys}")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also build and time hatch-pex@REV, the hatch-pex contender with the plugin taken from REV "
+        "(a git revision of this repository), and report before (REV) vs after (the working tree); "
+        "added whatever --contenders says, with hatch-pex",
+    )
     parser.add_argument("--reinstall-tools", action="store_true", help="upgrade pex, shiv, hatch, matplotlib")
     parser.add_argument("--work-dir", type=Path, default=BENCHMARKS_DIR / "work")
     parser.add_argument("--markdown", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md")
@@ -69,14 +78,28 @@ def chosen_rounds(options: argparse.Namespace) -> dict[str, int]:
     return rounds
 
 
-def chosen_contenders(options: argparse.Namespace) -> list[Contender]:
+def available_contenders(before: Contender | None) -> list[Contender]:
+    """Every contender, with the baseline's (if any) right after the `hatch-pex` it is compared with."""
+    available: list[Contender] = []
+    for contender in CONTENDERS:
+        available.append(contender)
+        if contender.key == HATCH_PEX and before is not None:
+            available.append(before)
+    return available
+
+
+def chosen_contenders(options: argparse.Namespace, before: Contender | None) -> list[Contender]:
+    """`--contenders` (default: all); the baseline and `hatch-pex` always, when there is a baseline."""
+    available = available_contenders(before)
     if not options.contenders:
-        return list(CONTENDERS)
+        return available
     wanted = {key.strip() for key in options.contenders.split(",")}
-    unknown = wanted - {contender.key for contender in CONTENDERS}
+    unknown = wanted - {contender.key for contender in available}
     if unknown:
         raise SystemExit(f"unknown contenders: {', '.join(sorted(unknown))}")
-    return [contender for contender in CONTENDERS if contender.key in wanted]
+    if before is not None:
+        wanted |= {HATCH_PEX, before.key}
+    return [contender for contender in available if contender.key in wanted]
 
 
 def start_launches(record: BuildRecord, contenders: Sequence[Contender], interpreter: Path) -> list[Launch]:
@@ -111,18 +134,37 @@ def prepare_plugin(workspace: Workspace) -> str | None:
     return None
 
 
-def build_all(
-    workspace: Workspace, interpreter: Path, contenders: list[Contender], rounds: int
-) -> BuildRecord:
-    """Install the plugin, then build every contender; a plugin that does not install is "not built"."""
+def preparation_problems(
+    workspace: Workspace, interpreter: Path, revision: Revision | None
+) -> dict[str, str]:
+    """Install the plugin and prepare the baseline's; why a contender cannot be built, by key."""
+    problems: dict[str, str] = {}
     plugin_problem = prepare_plugin(workspace)
+    if plugin_problem:
+        problems.update(dict.fromkeys((HATCH_PEX, HATCH_PEX_ONE_VERSION), plugin_problem))
+    if revision is not None:
+        revision_problem = prepare_revision(workspace, revision, interpreter)
+        if revision_problem:
+            problems[revision.key] = revision_problem
+    return problems
+
+
+def build_all(
+    workspace: Workspace,
+    interpreter: Path,
+    contenders: list[Contender],
+    rounds: int,
+    revision: Revision | None,
+) -> BuildRecord:
+    """Install the plugin (and the baseline's), then build every contender; one whose plugin does
+    not install is "not built"."""
+    problems = preparation_problems(workspace, interpreter, revision)
     workspace.reset_run_state()
-    ours = (HATCH_PEX, HATCH_PEX_ONE_VERSION)
-    buildable = [contender for contender in contenders if not (plugin_problem and contender.key in ours)]
+    buildable = [contender for contender in contenders if contender.key not in problems]
     record = measure_builds(workspace, interpreter, buildable, rounds, rounds)
     for contender in contenders:
-        if plugin_problem and contender not in buildable:
-            record.fail(contender.key, NOT_BUILT, plugin_problem)
+        if contender.key in problems:
+            record.fail(contender.key, NOT_BUILT, problems[contender.key])
     return record
 
 
@@ -131,17 +173,21 @@ def this_command() -> str:
 
 
 def measure(options: argparse.Namespace, rounds: dict[str, int], workspace: Workspace) -> Results:
+    revision = resolve_revision(options.baseline) if options.baseline else None
+    before = revision_contender(workspace, revision) if revision is not None else None
+    contenders = chosen_contenders(options, before)
     interpreter = find_interpreter(options.python)
     log(f"interpreter: {interpreter}")
     log("tools venv: pex, shiv, hatch, matplotlib (installed on the first run only), then the plugin")
     ensure_tools(workspace, interpreter, options.reinstall_tools)
-    contenders = chosen_contenders(options)
-    record = build_all(workspace, interpreter, contenders, rounds["build"])
+    record = build_all(workspace, interpreter, contenders, rounds["build"], revision)
     launches = start_launches(record, contenders, interpreter)
     references = reference_launches(record, interpreter)
     warm = measure_warm_starts(workspace, [*launches, *references], rounds["warm"])
     first = measure_first_starts(workspace, launches, rounds["cold"])
     meta = collect_facts(workspace, interpreter, interpreter_version(interpreter), this_command(), rounds)
+    if revision is not None:
+        meta["baseline"] = revision.facts()
     outcomes = [outcome(record, contender) for contender in contenders]
     return Results(meta, outcomes, warm, first, record.cold, record.warm)
 

@@ -111,7 +111,11 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         self.config.validate()
         targets = self._targets()
         platforms = self._platforms()
-        with tempfile.TemporaryDirectory(prefix="hatch-pex-") as work_dir, pip_servers() as servers:
+        options = self._resolve_options()
+        # Every pip and uv process, the pip servers started now included, finds the index credentials
+        # in a private netrc file: none is ever on a command line (credentials.py).
+        scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-")
+        with scratch as work_dir, options.credentials(), pip_servers() as servers:
             if not self.config.lock and self.config.resolver == "pip":
                 servers.start(len(platforms))  # pip starts up while hatchling builds the wheel
             self.app.display_waiting("Building the project wheel")
@@ -120,7 +124,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                                      f"{_described(platforms)}")  # fmt: skip
             closure = resolve(
                 self._requirements(project_wheel),
-                self._resolve_options(),
+                options,
                 work_dir=work_dir,
                 platforms=platforms,
                 planner=self._planner(project_wheel, platforms, work_dir),
@@ -302,7 +306,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         requirements = self._dependency_requirements()
         options = self._resolve_options()
         platforms = self._platforms()
-        with tempfile.TemporaryDirectory(prefix="hatch-pex-lock-") as work_dir:
+        with tempfile.TemporaryDirectory(prefix="hatch-pex-lock-") as work_dir, options.credentials():
             planner = self._planner(None, platforms, work_dir)
 
             def plan(platform: Platform, platform_dir: str) -> list[PlannedFile]:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
+from .credentials import child_environment
 from .platforms import Platform
 
 # A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
@@ -173,7 +174,9 @@ def pip_servers(python: str = sys.executable, size: int | None = None) -> Iterat
 
 
 def pip_environment() -> dict[str, str]:
-    environment = dict(os.environ)
+    """pip's environment: ours, with the netrc of the configured index credentials when there is one
+    (credentials.provide_credentials), so that no credential is ever on a command line."""
+    environment = child_environment()
     environment.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     environment["PYTHONIOENCODING"] = "utf-8"
     return environment

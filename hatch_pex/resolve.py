@@ -6,8 +6,10 @@ configuration (`PIP_*` variables, pip.conf, netrc, keyring) keeps working:
 1. `pip install --dry-run --ignore-installed --report` decides the closure (names, versions, the
    exact files and their sha256) without installing anything.
 2. Files the report names that are not yet in the build cache are fetched with `pip wheel --no-deps`,
-   which also builds wheels from sdist-only distributions. Wheels are cached by the sha256 of the file
-   the index served, so a rebuild only pays for step 1.
+   which also builds wheels from sdist-only distributions, in pip's hash-checking mode: every file is
+   compared with its sha256 before it is used, an sdist before its build backend runs. Wheels are
+   cached by the sha256 of the file the index served, wheels built from sdists by the sdist's sha256
+   and the interpreter that built them (buildcache.py), so a rebuild only pays for step 1.
 
 Platforms resolve concurrently. A platform that is not the build interpreter's resolves on its
 behalf (`--python-version/--platform/--abi`, wheels only), with pip's marker environment set to that
@@ -22,16 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import re
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from . import buildcache
+from .credentials import provide_credentials, without_credentials
 from .piprunner import pip_servers, run_pip
 from .platforms import CURRENT, Platform
 from .redact import redact
@@ -64,7 +68,17 @@ class ResolveOptions:
     requirements_files: list[str] = field(default_factory=list)
     constraints_files: list[str] = field(default_factory=list)
 
+    @property
+    def urls(self) -> list[str]:
+        """The index and find-links URLs as configured (credentials included: never pass these on)."""
+        return [*([self.index_url] if self.index_url else []), *self.extra_index_urls, *self.find_links]
+
+    def credentials(self) -> AbstractContextManager[dict[str, str]]:
+        """While open, pip and uv find the URLs' credentials in a private netrc file (credentials.py)."""
+        return provide_credentials(self.urls)
+
     def pip_arguments(self) -> list[str]:
+        """pip's options; URLs without their credentials, which pip reads from `credentials()`'s netrc."""
         return self._arguments(pre=["--pre"])
 
     def uv_arguments(self) -> list[str]:
@@ -74,11 +88,11 @@ class ResolveOptions:
     def _arguments(self, *, pre: list[str]) -> list[str]:
         arguments: list[str] = []
         if self.index_url:
-            arguments += ["--index-url", self.index_url]
+            arguments += ["--index-url", without_credentials(self.index_url)]
         for url in self.extra_index_urls:
-            arguments += ["--extra-index-url", url]
+            arguments += ["--extra-index-url", without_credentials(url)]
         for link in self.find_links:
-            arguments += ["--find-links", link]
+            arguments += ["--find-links", without_credentials(link)]
         if self.no_index:
             arguments.append("--no-index")
         if self.pre:
@@ -221,7 +235,7 @@ def resolve(
             plan = plan_with_pip(requirements, options, platform, work_dir=platform_dir, python=python)
         return gather(plan, options, platform, platform_dir, cache, python)
 
-    with pip_servers(python):
+    with options.credentials(), pip_servers(python):
         chosen, left_out = for_each_platform(
             platforms or [Platform.parse(CURRENT)],
             work,
@@ -247,8 +261,9 @@ def gather(
     cache: str,
     python: str,
 ) -> list[Distribution]:
-    """One wheel per planned distribution: from disk, from the cache, or fetched through pip; every
-    one checked against the sha256 its plan names (a cached copy that fails is fetched again)."""
+    """One wheel per planned distribution: from disk, from the build cache, or fetched through pip;
+    every file with a sha256 checked against it before it is used or built (a cache slot that fails
+    its checks is discarded and fetched or built again)."""
     found: dict[str, tuple[str, str]] = {}
     to_fetch: list[PlannedFile] = []
     for item in plan:
@@ -256,17 +271,11 @@ def gather(
         if local and item.is_wheel and os.path.isfile(local):
             found[item.name] = (local, _verified_sha256(item, local, "on disk"))
             continue
-        cached = _cached_wheel(item, cache, platform)
-        try:
-            digest = sha256_of(cached) if cached else None
-        except OSError:  # platforms resolve concurrently: another one is replacing a damaged copy
-            cached = digest = None
-        if cached and digest and (not item.is_wheel or digest == item.archive_sha256):
-            found[item.name] = (cached, digest)
-            continue
-        if cached:  # damaged in the cache: drop the slot, download again
-            shutil.rmtree(os.path.dirname(cached), ignore_errors=True)
-        to_fetch.append(item)
+        cached = _from_cache(item, cache, platform, python)
+        if cached:
+            found[item.name] = cached
+        else:
+            to_fetch.append(item)
     if to_fetch:
         wheels_dir = os.path.join(work_dir, "wheels")
         os.makedirs(wheels_dir, exist_ok=True)
@@ -276,14 +285,18 @@ def gather(
 
 def _verified_sha256(item: PlannedFile, path: str, where: str, hint: str = "") -> str:
     """The file's sha256, which must be the one the plan names (wheels; a wheel built from an
-    sdist has no sha256 to match)."""
+    sdist has no sha256 to match: pip compared the sdist's before building it)."""
     digest = sha256_of(path)
     if item.is_wheel and item.archive_sha256 and digest != item.archive_sha256:
-        raise IntegrityError(
-            f"The file {os.path.basename(path)} {where} for {item.name} {item.version} does not match "
-            f"{item.origin} (expected sha256 {item.archive_sha256}, got {digest}){hint}"
-        )
+        raise _mismatch(item, os.path.basename(path), where, digest, hint)
     return digest
+
+
+def _mismatch(item: PlannedFile, filename: str, where: str, found: str, hint: str = "") -> IntegrityError:
+    return IntegrityError(
+        f"The file {filename} {where} for {item.name} {item.version} does not match "
+        f"{item.origin} (expected sha256 {item.archive_sha256}, got {found}){hint}"
+    )
 
 
 def plan_with_pip(
@@ -319,22 +332,34 @@ def plan_with_pip(
     return plan
 
 
-def _cache_slot(cache: str, item: PlannedFile, platform: Platform) -> str | None:
+def _builder(platform: Platform, python: str) -> str | None:
+    """The interpreter that builds this platform's wheels from sdists (None: nothing is built)."""
+    return python if platform.is_current else platform.python
+
+
+def _from_cache(item: PlannedFile, cache: str, platform: Platform, python: str) -> tuple[str, str] | None:
+    """(wheel, sha256) from the build cache, checked (see buildcache.py), or None."""
     if not item.archive_sha256:
         return None
-    # A wheel built from an sdist depends on the interpreter (version) that built it.
-    builder = sys.implementation.cache_tag if platform.is_current else f"cpython-{platform.abi[2:]}"
-    kind = "wheels" if item.is_wheel else f"built-{builder}"
-    return os.path.join(cache, kind, item.archive_sha256)
+    if item.is_wheel:
+        wheel = buildcache.cached_wheel(cache, item.archive_sha256)
+        return (wheel, item.archive_sha256) if wheel else None
+    builder = _builder(platform, python)
+    interpreter = buildcache.interpreter_identity(builder) if builder else None
+    return buildcache.cached_build(cache, item.archive_sha256, interpreter) if interpreter else None
 
 
-def _cached_wheel(item: PlannedFile, cache: str, platform: Platform) -> str | None:
-    slot = _cache_slot(cache, item, platform)
-    try:
-        wheels = [name for name in os.listdir(slot) if name.endswith(".whl")] if slot else []
-    except OSError:  # not cached, or being replaced by another platform's thread
-        return None
-    return os.path.join(slot, wheels[0]) if slot and len(wheels) == 1 else None
+def _to_cache(item: PlannedFile, wheel: str, digest: str, cache: str, platform: Platform, python: str) -> str:
+    """Store a fetched (and checked) wheel in the build cache; the path to use from now on."""
+    if not item.archive_sha256:
+        return wheel
+    if item.is_wheel:
+        return buildcache.store_wheel(cache, item.archive_sha256, wheel) or wheel
+    builder = _builder(platform, python)
+    interpreter = buildcache.interpreter_identity(builder) if builder else None
+    if interpreter is None:
+        return wheel
+    return buildcache.store_build(cache, item.archive_sha256, interpreter, wheel, digest) or wheel
 
 
 def _fetch(
@@ -345,23 +370,31 @@ def _fetch(
     cache: str,
     python: str,
 ) -> dict[str, tuple[str, str]]:
-    """Fetch `items` with pip; {name: (wheel path, sha256)}, each checked before it is cached."""
-    specs = []
-    for item in items:
-        # Direct references (URLs, paths) are fetched from where the report says; the rest by pin,
-        # from the same indexes with the same options, so pip picks the same file again.
-        specs.append(f"{item.name} @ {item.url}" if item.is_direct else f"{item.name}=={item.version}")
+    """Fetch `items` with pip; {name: (wheel path, sha256)}, each checked before it is cached.
+
+    Files with a sha256 are fetched in pip's hash-checking mode (`--require-hashes`, from a
+    requirements file): pip compares each download with its sha256 before it unpacks it, so an sdist
+    that does not match is never built, its build backend never run. The others (local directories,
+    VCS links: nothing to compare) in a call of their own, as hash-checking is all or nothing.
+    """
     if platform.is_native:  # `pip wheel` also builds wheels from sdist-only distributions
         arguments = ["wheel", "--no-deps", "--wheel-dir", wheels_dir]
     else:  # another machine's wheels can only be downloaded, never built here
         arguments = ["download", "--no-deps", "--dest", wheels_dir, *platform.pip_arguments()]
     arguments += ["--quiet", *options.pip_arguments()]
-    _run_pip(
-        python,
-        [*arguments, "--", *specs],
-        action=f"download or build the wheels{_for(platform)}",
-        platform=platform,
-    )
+    action = f"download or build the wheels{_for(platform)}"
+    checked = [item for item in items if item.archive_sha256]
+    if checked:
+        requirements = os.path.join(os.path.dirname(wheels_dir), "hashed-requirements.txt")
+        _write_private(requirements, "".join(f"{hashed_requirement(item)}\n" for item in checked))
+        status, output = run_pip(python, [*arguments, "--require-hashes", "-r", requirements], platform)
+        if status != 0:
+            raise _hash_failure(output, checked) or _pip_failure(action, output, platform)
+    unchecked = [_requirement(item) for item in items if not item.archive_sha256]
+    if unchecked:
+        status, output = run_pip(python, [*arguments, "--", *unchecked], platform)
+        if status != 0:
+            raise _pip_failure(action, output, platform)
 
     by_name: dict[str, str] = {}
     for filename in os.listdir(wheels_dir):
@@ -376,28 +409,103 @@ def _fetch(
         digest = _verified_sha256(
             item, wheel, "downloaded", "; the index serves a different file under that name"
         )
-        fetched[item.name] = (_store_in_cache(item, wheel, cache, platform) or wheel, digest)
+        fetched[item.name] = (_to_cache(item, wheel, digest, cache, platform, python), digest)
     return fetched
 
 
-def _store_in_cache(item: PlannedFile, wheel: str, cache: str, platform: Platform) -> str | None:
-    """Copy `wheel` into its cache slot atomically; return the cached path, or None if not cacheable."""
-    slot = _cache_slot(cache, item, platform)
-    if slot is None:
+def _requirement(item: PlannedFile) -> str:
+    # Direct references (URLs, paths) are fetched from where the plan says; the rest by pin, from the
+    # same indexes with the same options, so pip picks the same file again (its sha256 makes sure).
+    return f"{item.name} @ {item.url}" if item.is_direct else f"{item.name}=={item.version}"
+
+
+def hashed_requirement(item: PlannedFile) -> str:
+    """A requirements-file line pinning the item to its file's sha256."""
+    return f"{_requirement(item)} --hash=sha256:{item.archive_sha256}"
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write a file only this user can read (it may hold URLs with credentials)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        os.chmod(path, 0o600)  # an existing file keeps its mode through os.open
+        stream.write(text)
+
+
+@dataclass(frozen=True)
+class HashMismatch:
+    """One file pip refused in hash-checking mode: what it downloaded, and both sha256."""
+
+    requirement: str
+    url: str | None
+    expected: tuple[str, ...]
+    found: str
+
+
+_MISMATCH_HEAD = "THESE PACKAGES DO NOT MATCH THE HASHES"
+_MISMATCH_REQUIREMENT = re.compile(r"^ {4}(\S.*):\s*$")
+_MISMATCH_EXPECTED = re.compile(r"^\s+Expected\s+(?:sha256|or)\s+([0-9a-f]{64})\s*$")
+_MISMATCH_FOUND = re.compile(r"^\s+Got\s+([0-9a-f]{64})\s*$")
+_MISMATCH_URL = re.compile(r"\sfrom\s+(\S+://\S+)")
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def hash_mismatches(output: str) -> list[HashMismatch]:
+    """The files pip's output says do not match their sha256 (`THESE PACKAGES DO NOT MATCH THE
+    HASHES ...`, then per file its requirement, `Expected sha256 X` [`or Y`...] and `Got Z`)."""
+    mismatches: list[HashMismatch] = []
+    requirement: str | None = None
+    expected: list[str] = []
+    inside = False
+    for line in output.splitlines():
+        if _MISMATCH_HEAD in line:
+            inside = True
+            continue
+        if not inside:
+            continue
+        if match := _MISMATCH_EXPECTED.match(line):
+            expected.append(match.group(1))
+        elif match := _MISMATCH_FOUND.match(line):
+            if requirement is not None:
+                url = _MISMATCH_URL.search(requirement)
+                where = url.group(1) if url else None
+                mismatches.append(HashMismatch(requirement, where, tuple(expected), match.group(1)))
+            requirement, expected = None, []
+        elif match := _MISMATCH_REQUIREMENT.match(line):
+            requirement, expected = match.group(1), []
+        elif line.strip() and not line.startswith(" "):
+            inside = False  # another section of pip's output
+    return mismatches
+
+
+def _hash_failure(output: str, items: list[PlannedFile]) -> IntegrityError | None:
+    """pip's hash mismatch as an IntegrityError naming each file, both sha256 and where the expected one
+    came from; None when pip failed for another reason."""
+    if _MISMATCH_HEAD not in output:
         return None
-    if os.path.isdir(slot):
-        return _cached_wheel(item, cache, platform)
-    try:
-        os.makedirs(os.path.dirname(slot), exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(slot))
-        shutil.copy2(wheel, os.path.join(staging, os.path.basename(wheel)))
-        try:
-            os.rename(staging, slot)
-        except OSError:  # another build stored it first
-            shutil.rmtree(staging, ignore_errors=True)
-    except OSError:
-        return None  # an unwritable cache only costs speed
-    return os.path.join(slot, os.path.basename(wheel))
+    problems = []
+    for mismatch in hash_mismatches(output):
+        candidates = [i for i in items if i.archive_sha256 in mismatch.expected]
+        named = _REQUIREMENT_NAME.match(mismatch.requirement)
+        name = str(canonicalize_name(named.group(0))) if named else None
+        item = next((i for i in candidates if i.name == name), candidates[0] if candidates else None)
+        if item is None:
+            continue
+        url = mismatch.url or item.url
+        filename = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]) or url
+        hint = (
+            "; the index serves a different file under that name"
+            if item.is_wheel
+            else "; it was not built: no code of it ran"
+        )
+        problems.append(str(_mismatch(item, filename, "downloaded", mismatch.found, hint)))
+    if not problems:
+        return IntegrityError(f"A downloaded file does not match its sha256: {_reason(output)}")
+    return IntegrityError(" ".join(problems))
+
+
+def _pip_failure(action: str, output: str, platform: Platform) -> ResolveError:
+    return ResolveError(f"pip could not {action}: {_reason(output, not platform.is_native)}")
 
 
 def _for(platform: Platform) -> str:

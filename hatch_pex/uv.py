@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 
+from .credentials import child_environment
 from .lock import Lock, plan_from_lock, read_lock
 from .platforms import Platform
 from .redact import redact
@@ -51,7 +52,12 @@ def universal_lock(
     command = [uv, "pip", "compile", requirements_in, *options.requirements_files]
     command += ["--format", "pylock.toml", "--output-file", lock_path, "--quiet", "--no-header"]
     command += ["--universal", "--python-version", lowest_python, *options.uv_arguments()]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    # The URLs in `command` carry no credentials: uv reads them from the netrc file NETRC names.
+    with options.credentials():
+        result = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=child_environment(),
+            check=False,
+        )  # fmt: skip
     if result.returncode != 0:
         reason = " ".join(line.strip() for line in redact(result.stderr).splitlines() if line.strip())
         raise ResolveError(f"uv could not resolve the requirements: {reason or 'no reason given'}")

@@ -53,7 +53,7 @@ RUN_TIMEOUT = 180
 #: Fixture packages built with hatchling into the index (directory names under fixtures/packages).
 HATCHLING_FIXTURES = ("hp-pure-1.0", "hp-pure-2.0", "hp-requires-pure", "certifi-shadow")
 #: Fixture packages built by their in-tree backend: (directory, publish a wheel per interpreter?).
-BACKEND_FIXTURES = (("hp-native", True), ("hp-sdist-only", False))
+BACKEND_FIXTURES = (("hp-native", True), ("hp-sdist-only", False), ("hp-build-marker", False))
 
 
 def in_ci() -> bool:
@@ -509,7 +509,7 @@ def build_index_artifacts(
     """Build everything the loopback index serves besides the toolchain, into `dest`:
     - hatchling wheels of hp-pure 1.0 and 2.0, hp-requires-pure, certifi 9999.0 (the shadow);
     - hp-native: one wheel per interpreter (`python3.X -m pip wheel --no-deps`, pip's isolated
-      build env, no index) plus its sdist; hp-sdist-only: its sdist only;
+      build env, no index) plus its sdist; hp-sdist-only and hp-build-marker: their sdists only;
     - the hatch-pex wheel, built from this repository with hatchling.
     Builds run in parallel (offline); each source is copied to a scratch directory first."""
     dest.mkdir(parents=True, exist_ok=True)

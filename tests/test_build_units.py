@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from hatch_pex import archive
+from hatch_pex import archive, buildcache
 from hatch_pex.platforms import Platform
 from hatch_pex.redact import redact, strip_credentials
-from hatch_pex.resolve import IntegrityError, ResolveError, for_each_platform
+from hatch_pex.resolve import (
+    IntegrityError,
+    PlannedFile,
+    ResolveError,
+    _hash_failure,
+    _write_private,
+    for_each_platform,
+    hash_mismatches,
+    hashed_requirement,
+    sha256_of,
+)
 from hatch_pex.wheel import module_is_provided, wheel_module_files
 
 
@@ -156,3 +168,177 @@ def test_for_each_platform_leaves_out_only_what_may_be_left_out(tmp_path: Path) 
 
     with pytest.raises(IntegrityError, match="does not match the lock"):
         for_each_platform([old], tampered, work_dir=str(tmp_path / "c"), optional=optional)
+
+
+# Hash-checked fetching and the build cache (issue 8) -----------------------------------------------
+
+EXPECTED = "a" * 64
+OTHER = "b" * 64
+FOUND = "09a98a3c354cde4d2c4f058c109cb5deb5566daf9c1efda96edeb53b8b0e31e8"
+# pip's words (26.3; 23.0 writes the same) for a download whose sha256 differs: a direct reference's, and a
+# pinned requirement's with two sha256 allowed (its `Expected     or` line).
+PIP_26 = f"""Processing ./hp_sdist_only-1.0.tar.gz (from -r req.txt (line 1))
+ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. Otherwise, examine the package contents carefully; someone may have tampered with them.
+    hp-sdist-only @ http://127.0.0.1:8080/packages/hp_build_marker-1.0.tar.gz from http://127.0.0.1:8080/packages/hp_build_marker-1.0.tar.gz (from -r /w/hashed-requirements.txt (line 1)):
+        Expected sha256 {EXPECTED}
+             Got        {FOUND}
+
+"""
+PIP_23 = f"""ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. Otherwise, examine the package contents carefully; someone may have tampered with them.
+    hp-pure==1.0 from https://u:secret@host/packages/hp_pure-1.0-py3-none-any.whl#sha256={FOUND} (from -r /w/hashed-requirements.txt (line 2)):
+        Expected sha256 {OTHER}
+        Expected     or {EXPECTED}
+             Got        {FOUND}
+"""
+
+
+def planned(name: str, url: str, sha256: str | None, *, direct: bool = True) -> PlannedFile:
+    return PlannedFile(name, "1.0", url, sha256, direct, "the sha256 recorded in the lock pylock.toml")
+
+
+def test_hash_mismatches_are_read_from_pip_output() -> None:
+    [sdist] = hash_mismatches(PIP_26)
+    assert sdist.url == "http://127.0.0.1:8080/packages/hp_build_marker-1.0.tar.gz"
+    assert sdist.expected == (EXPECTED,) and sdist.found == FOUND
+    assert sdist.requirement.startswith("hp-sdist-only @ http://")
+    [wheel] = hash_mismatches(PIP_23)
+    assert wheel.expected == (OTHER, EXPECTED) and wheel.found == FOUND
+    assert wheel.url is not None and wheel.url.endswith(f"hp_pure-1.0-py3-none-any.whl#sha256={FOUND}")
+    assert hash_mismatches("ERROR: No matching distribution found for hp-x") == []
+    assert hash_mismatches(PIP_26 + PIP_23)[1].expected == (OTHER, EXPECTED)
+
+
+def test_hash_failure_names_the_file_both_sha256_and_their_origin() -> None:
+    sdist = planned("hp-sdist-only", "http://127.0.0.1:8080/packages/hp_sdist_only-1.0.tar.gz", EXPECTED)
+    error = _hash_failure(PIP_26, [sdist])
+    assert isinstance(error, IntegrityError)
+    assert str(error) == (
+        "The file hp_build_marker-1.0.tar.gz downloaded for hp-sdist-only 1.0 does not match the sha256 "
+        f"recorded in the lock pylock.toml (expected sha256 {EXPECTED}, got {FOUND}); it was not built: "
+        "no code of it ran"
+    )
+    wheel = planned("hp-pure", "https://host/packages/hp_pure-1.0-py3-none-any.whl", EXPECTED, direct=False)
+    message = str(_hash_failure(PIP_23, [sdist, wheel]))
+    assert message.startswith("The file hp_pure-1.0-py3-none-any.whl downloaded for hp-pure 1.0")
+    assert "secret" not in message and "the index serves a different file under that name" in message
+    # Unmatched, or not a mismatch at all.
+    unrelated = planned("hp-pure", "https://host/packages/hp_pure-1.0-py3-none-any.whl", "c" * 64)
+    assert "A downloaded file does not match its sha256" in str(_hash_failure(PIP_26, [unrelated]))
+    assert _hash_failure("ERROR: No matching distribution found for hp-x", [sdist]) is None
+
+
+def test_hashed_requirement_lines(tmp_path: Path) -> None:
+    assert hashed_requirement(planned("hp-x", "https://h/p/hp_x-1.0.tar.gz", EXPECTED)) == (
+        f"hp-x @ https://h/p/hp_x-1.0.tar.gz --hash=sha256:{EXPECTED}"
+    )
+    pinned = planned("hp-x", "https://h/p/hp_x-1.0.tar.gz", EXPECTED, direct=False)
+    assert hashed_requirement(pinned) == f"hp-x==1.0 --hash=sha256:{EXPECTED}"
+    path = tmp_path / "hashed-requirements.txt"
+    path.write_text("old")
+    path.chmod(0o644)
+    _write_private(str(path), "new\n")
+    assert path.read_text() == "new\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+IDENTITY = (("abi", "cpython-312-x86_64-linux-gnu"), ("implementation", "cpython"), ("platform", "linux-x86_64"),
+            ("version", "3.12.1"))  # fmt: skip
+
+
+def test_built_slot_key_depends_on_the_sdist_and_every_part_of_the_interpreter() -> None:
+    key = buildcache.built_key(EXPECTED, IDENTITY)
+    assert key == buildcache.built_key(EXPECTED, tuple(reversed(IDENTITY))) and len(key) == 64
+    assert buildcache.built_key(OTHER, IDENTITY) != key
+    for index, (name, value) in enumerate(IDENTITY):
+        changed = (*IDENTITY[:index], (name, value + "x"), *IDENTITY[index + 1 :])
+        assert buildcache.built_key(EXPECTED, changed) != key, name
+    own = buildcache.interpreter_identity(sys.executable)
+    assert own is not None and dict(own)["version"].startswith(
+        f"{sys.version_info[0]}.{sys.version_info[1]}."
+    )
+    assert buildcache.interpreter_identity(str(Path(sys.executable).parent / "no-such-python")) is None
+
+
+def test_record_must_name_the_sdist_the_interpreter_and_the_wheel() -> None:
+    record = {
+        "sdist_sha256": EXPECTED,
+        "interpreter": dict(IDENTITY),
+        "wheel": "x.whl",
+        "wheel_sha256": FOUND,
+    }
+    assert buildcache.record_matches(record, EXPECTED, IDENTITY, "x.whl")
+    assert not buildcache.record_matches(record, OTHER, IDENTITY, "x.whl")
+    assert not buildcache.record_matches(record, EXPECTED, IDENTITY[1:], "x.whl")
+    assert not buildcache.record_matches(record, EXPECTED, IDENTITY, "y.whl")
+    assert not buildcache.record_matches({**record, "wheel_sha256": None}, EXPECTED, IDENTITY, "x.whl")
+    assert not buildcache.record_matches([record], EXPECTED, IDENTITY, "x.whl")
+
+
+def stored_build(tmp_path: Path) -> tuple[str, Path]:
+    cache = str(tmp_path / "cache")
+    wheel = make_wheel(tmp_path / "x-1.0-py3-none-any.whl", ["x/__init__.py"])
+    digest = sha256_of(str(wheel))
+    stored = buildcache.store_build(cache, EXPECTED, IDENTITY, str(wheel), digest)
+    assert stored is not None and buildcache.cached_build(cache, EXPECTED, IDENTITY) == (stored, digest)
+    return cache, Path(stored)
+
+
+def test_build_cache_round_trip_and_modes(tmp_path: Path) -> None:
+    old = os.umask(0o002)
+    try:
+        cache, stored = stored_build(tmp_path)
+    finally:
+        os.umask(old)
+    for path in [Path(cache), *Path(cache).rglob("*")]:
+        assert not path.stat().st_mode & 0o022, path
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["build.json", stored.name]
+    assert buildcache.cached_build(cache, OTHER, IDENTITY) is None  # another sdist
+    assert buildcache.cached_build(cache, EXPECTED, IDENTITY[1:]) is None  # another interpreter
+    wheel = make_wheel(tmp_path / "y-1.0-py3-none-any.whl", ["y/__init__.py"])
+    assert buildcache.store_wheel(cache, sha256_of(str(wheel)), str(wheel)) is not None
+    assert buildcache.cached_wheel(cache, sha256_of(str(wheel))) is not None
+    assert buildcache.cached_wheel(cache, OTHER) is None
+
+
+@pytest.mark.parametrize("damage", ["content", "record", "file-mode", "slot-mode", "symlink", "kind-mode"])
+def test_build_cache_slot_failing_a_check_is_not_used(tmp_path: Path, damage: str) -> None:
+    cache, stored = stored_build(tmp_path)
+    slot = stored.parent
+    if damage == "content":
+        stored.write_bytes(stored.read_bytes() + b"x")
+    elif damage == "record":
+        (slot / "build.json").write_text(json.dumps({"sdist_sha256": EXPECTED}))
+    elif damage == "file-mode":
+        stored.chmod(0o666)
+    elif damage == "slot-mode":
+        slot.chmod(0o775)
+    elif damage == "symlink":
+        slot.rename(tmp_path / "elsewhere")
+        slot.symlink_to(tmp_path / "elsewhere")
+    elif damage == "kind-mode":
+        slot.parent.chmod(0o777)
+    assert buildcache.cached_build(cache, EXPECTED, IDENTITY) is None
+    # A failing slot is discarded, so the wheel fetched again can be stored; a directory above it that
+    # others may write is left alone, and nothing below it read.
+    assert slot.exists() is (damage == "kind-mode")
+
+
+def test_cache_root_others_could_rename_is_not_trusted(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    root = shared / "cache"
+    root.mkdir(mode=0o755)
+    assert buildcache.root_trusted(str(root))
+    shared.chmod(0o777)  # anybody could rename `cache` away and put their own in its place
+    assert not buildcache.root_trusted(str(root))
+    shared.chmod(0o1777)  # as /tmp: only the owner may rename
+    assert buildcache.root_trusted(str(root))
+    assert not buildcache.root_trusted(str(shared / "missing"))
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown to another user needs root"
+)
+def test_cache_slot_owned_by_another_user_is_not_used(tmp_path: Path) -> None:
+    cache, stored = stored_build(tmp_path)
+    os.chown(stored, 65534, 65534)
+    assert buildcache.cached_build(cache, EXPECTED, IDENTITY) is None

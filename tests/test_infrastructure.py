@@ -60,6 +60,7 @@ def test_index_serves_the_fixture_packages(
     assert "hp_native-1.0.tar.gz" in native
     assert len([n for n in native if n.endswith(".whl")]) == len(interpreters)
     assert test_index.project_files("hp-sdist-only") == ["hp_sdist_only-1.0.tar.gz"]
+    assert test_index.project_files("hp-build-marker") == ["hp_build_marker-1.0.tar.gz"]
     assert test_index.project_files("hp-requires-pure") == ["hp_requires_pure-1.0-py3-none-any.whl"]
     assert test_index.project_files("certifi") == ["certifi-9999.0-py3-none-any.whl"]
     assert [n for n in test_index.project_files("hatch-pex-builder") if n.endswith(".whl")]
@@ -197,8 +198,8 @@ def test_subprocess_path_is_not_the_test_venv(env: dict[str, str]) -> None:
 
 def test_in_tree_backend_copies_are_identical() -> None:
     copies = sorted(helpers.FIXTURE_PACKAGES.glob("*/_backend/hp_backend.py"))
-    assert len(copies) == 2
-    assert filecmp.cmp(copies[0], copies[1], shallow=False)
+    assert len(copies) == 3
+    assert all(filecmp.cmp(copies[0], copy, shallow=False) for copy in copies[1:])
 
 
 def test_example_app_points_at_this_repository() -> None:

@@ -16,7 +16,19 @@ from pathlib import Path
 import pytest
 
 import hatch_pex.bootstrap as boot
-from hatch_pex.bootstrap import cache, entry, extract, isolation, record, specifiers, tags, wheels
+from hatch_pex.bootstrap import (
+    bytecode,
+    cache,
+    entry,
+    extract,
+    isolation,
+    locks,
+    record,
+    specifiers,
+    tags,
+    trust,
+    wheels,
+)
 from hatch_pex.bootstrap.bytecode import CachingSourceLoader, path_hook, pyc_header
 from hatch_pex.bootstrap.interpreter import version_string
 from hatch_pex.bootstrap.log import BootError
@@ -241,20 +253,30 @@ def test_choose_without_platform_sets_honours_requires_python() -> None:
 # ---------------------------------------------------------------------------------------------- cache
 
 
-def test_manifest_verification_detects_deleted_and_truncated_files(tmp_path: Path) -> None:
+def test_manifest_verification_detects_deleted_changed_and_foreign_files(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
-    (tmp_path / "b.txt").write_text("hello")
-    cache.write_manifest(str(tmp_path), [("pkg/a.py", 6), ("b.txt", 5)])
-    files, sizes = cache.read_manifest(str(tmp_path)) or ([], [])
-    assert (files, sizes) == (["pkg/a.py", "b.txt"], [6, 5])
-    assert cache.verify(str(tmp_path), files, sizes) is None
-    (tmp_path / "b.txt").write_text("hel")
-    assert cache.verify(str(tmp_path), files, sizes) == "b.txt has 3 bytes, 5 expected"
+    (tmp_path / "b\u2028c.txt").write_text("hello")  # a line separator for str.splitlines, not for us
+    found = [(name, (tmp_path / name).stat()) for name in ("pkg/a.py", "b\u2028c.txt")]
+    cache.write_manifest(str(tmp_path), [(name, st.st_size, st.st_mtime_ns) for name, st in found])
+    files, sizes, mtimes = cache.read_manifest(str(tmp_path)) or ([], [], [])
+    assert (files, sizes) == (["pkg/a.py", "b\u2028c.txt"], [6, 5])
+    assert cache.verify(str(tmp_path), files, sizes, mtimes) is None
+    os.chmod(tmp_path / "pkg", 0o775)  # a directory the group could write
+    assert cache.verify(str(tmp_path), files, sizes, mtimes) == "pkg/ could be written by another user"
+    os.chmod(tmp_path / "pkg", 0o755)
+    (tmp_path / "b\u2028c.txt").write_text("HELLO")  # same size, rewritten: the mtime tells
+    os.utime(tmp_path / "b\u2028c.txt", ns=(0, mtimes[1] + 1000))
+    assert cache.verify(str(tmp_path), files, sizes, mtimes) == (
+        "b\u2028c.txt was changed since it was extracted (5 bytes, 5 expected)"
+    )
     (tmp_path / "pkg" / "a.py").unlink()
-    assert cache.verify(str(tmp_path), files, sizes) == "pkg/a.py is missing"
-    assert cache.verify(str(tmp_path / "gone"), files, sizes) == f"{tmp_path / 'gone'} is missing"
-    (tmp_path / cache.MANIFEST).write_text("something else\n1\tb.txt\n")
+    (tmp_path / "pkg" / "a.py").symlink_to(tmp_path / "b\u2028c.txt")
+    problem = cache.verify(str(tmp_path), files, sizes, mtimes) or ""  # a symlink is never followed
+    assert problem.startswith("pkg/a.py "), problem
+    assert cache.verify(str(tmp_path / "gone"), files, sizes, mtimes) == f"{tmp_path / 'gone'} is missing"
+    (tmp_path / cache.MANIFEST).unlink()
+    (tmp_path / cache.MANIFEST).write_text("something else\n1\t1\tb.txt\n")
     assert cache.read_manifest(str(tmp_path)) is None
 
 
@@ -297,10 +319,10 @@ def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
         (root / sub).mkdir(parents=True)
     sha = boot_hash(dep)
     source = cache.WheelSource(str(pex), {dep.name: sha})
-    files, sizes = cache.ensure_entry(str(root), sha, dep.name, source)
+    files, sizes, mtimes = cache.ensure_entry(str(root), sha, dep.name, source)
     entry_dir = root / "installs" / sha
     assert "tinydep.py" in files and (entry_dir / cache.MANIFEST).is_file()
-    assert cache.ensure_entry(str(root), sha, dep.name, source) == (files, sizes)
+    assert cache.ensure_entry(str(root), sha, dep.name, source) == (files, sizes, mtimes)
     (entry_dir / "tinydep.py").write_text("")  # truncated later: detected and rebuilt
     cache.ensure_entry(str(root), sha, dep.name, source)
     assert (entry_dir / "tinydep.py").read_text() == "WHERE = 'pex'\n"
@@ -403,7 +425,8 @@ def test_target_path_maps_data_dirs_and_rejects_escapes() -> None:
     assert extract.target_path("a-1.data/platlib/a/y.so") == "a/y.so"
     assert extract.target_path("a-1.data/scripts/run") == "a-1.data/scripts/run"
     assert extract.target_path("a/./b.py") == "a/b.py"
-    for bad in ("../evil.py", "/etc/passwd", "a/../../x", "a\\b.py"):
+    assert extract.target_path("a/../b\u2028.txt") == "b\u2028.txt"
+    for bad in ("../evil.py", "/etc/passwd", "a/../../x", "a\\b.py", "a\nb.py", "a-1.data/purelib/../../x"):
         with pytest.raises(BootError):
             extract.target_path(bad)
 
@@ -418,7 +441,7 @@ def test_unpack_keeps_exec_bits(tmp_path: Path) -> None:
     )
     dest = tmp_path / "out"
     dest.mkdir()
-    files = dict(extract.unpack(wheel.read_bytes(), str(dest)))
+    files = {name: size for name, size, _ in extract.unpack(wheel.read_bytes(), str(dest))}
     assert "w/extra.py" in files and "w-1.data/scripts/go" in files
     assert os.stat(dest / "w-1.data" / "scripts" / "go").st_mode & 0o111
     assert not os.stat(dest / "w" / "__init__.py").st_mode & 0o111
@@ -765,3 +788,101 @@ def test_cache_tools(tmp_path: Path) -> None:
     assert (tmp_path / "x" / "tinydep-2.0-py3-none-any" / "tinydep.py").is_file()
     assert (tmp_path / "x" / "tinydep-2.0-py3-none-any.whl").is_file()
     assert _run(sys.executable, pex, "nope", env=tools).returncode == 2
+
+
+# ---------------------------------------------------------------------------------------------- trust
+
+
+def test_contained_refuses_escapes_and_unsafe_names(tmp_path: Path) -> None:
+    base = str(tmp_path)
+    assert trust.contained(base, "a/./b/../c.txt") == os.path.join(base, "a", "c.txt")
+    assert trust.contained(base, "line\u2028sep.txt") == os.path.join(base, "line\u2028sep.txt")
+    for bad in ("../x", "a/../../x", "/etc/passwd", "", ".", "a\\b", "a\nb", "a\0b"):
+        with pytest.raises(BootError) as error:
+            trust.contained(base, bad, "console script name")
+        assert repr(bad) in str(error.value) and "console script name" in str(error.value)
+
+
+def test_create_never_writes_through_a_planted_name(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    planted = tmp_path / "new.txt"
+    planted.symlink_to(victim)
+    with pytest.raises(FileExistsError):
+        trust.create(str(planted))
+    assert victim.read_text() == "precious"
+    # write_atomic replaces a symlink at the final name itself, never what it points to
+    assert bytecode.write_atomic(str(planted), b"fresh")
+    assert victim.read_text() == "precious" and not planted.is_symlink() and planted.read_bytes() == b"fresh"
+
+
+def test_files_and_directories_made_are_never_group_or_world_writable(tmp_path: Path) -> None:
+    old = os.umask(0o002)
+    try:
+        trust.make_dirs(str(tmp_path / "a" / "b" / "c"))
+        os.close(trust.create(str(tmp_path / "a" / "f"), executable=True))
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o755, path
+    assert stat.S_IMODE((tmp_path / "a" / "f").stat().st_mode) == 0o755
+
+
+def test_root_problem(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir(mode=0o755)
+    assert trust.root_problem(str(root)) is None
+    assert trust.root_problem(str(tmp_path / "not-yet")) is None  # made (and checked) later
+    (root / "installs").mkdir()
+    os.chmod(root / "installs", 0o777)
+    assert "installs is owned by uid" in (trust.root_problem(str(root), ["installs"]) or "")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: others may write, but not rename what is ours
+    (shared / "mine").mkdir(mode=0o755)
+    assert trust.root_problem(str(shared / "mine")) is None
+    os.chmod(shared, 0o777)  # without the sticky bit anybody could swap "mine" for their own
+    assert "above it" in (trust.root_problem(str(shared / "mine")) or "")
+    os.chmod(shared, 0o775)  # group write above the root: ~/.cache under a umask of 002
+    assert trust.root_problem(str(shared / "mine")) is None
+    if os.getuid() == 0:
+        os.chown(root, 65534, 65534)
+        assert "owned by uid 65534" in (trust.root_problem(str(root)) or "")
+        assert trust.read_owned(str(root)) is None
+
+
+def test_read_owned_refuses_symlinks_and_files_others_can_write(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.write_bytes(b"data")
+    mine.chmod(0o644)
+    assert trust.read_owned(str(mine)) == b"data"
+    (tmp_path / "link").symlink_to(mine)
+    assert trust.read_owned(str(tmp_path / "link")) is None
+    mine.chmod(0o666)
+    assert trust.read_owned(str(mine)) is None
+
+
+def test_use_locks_between_processes(tmp_path: Path) -> None:
+    """A process holding a byte of the lock (a running pex) keeps prune's exclusive lock away; once it
+    ends, the kernel releases it. Real processes: POSIX locks are per process."""
+    lock = tmp_path / "record.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from hatch_pex.bootstrap import locks; "
+         "fd, ok = locks.hold_shared(sys.argv[1]); print(ok, fd is not None, flush=True); sys.stdin.read()",
+         str(lock)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=str(Path(__file__).parent.parent),
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline().split() == ["True", "True"]
+    second = subprocess.run(
+        [sys.executable, "-c", "import sys; from hatch_pex.bootstrap import locks; "
+         "fd, ok = locks.hold_shared(sys.argv[1]); print(ok, fd is not None)", str(lock)],
+        capture_output=True, text=True, cwd=str(Path(__file__).parent.parent), check=True,
+    )  # fmt: skip
+    assert second.stdout.split() == ["True", "True"]  # shared: several pex files run at once
+    assert locks.hold_exclusive(str(lock), wait=False) is None
+    holder.stdin.close()
+    holder.wait()
+    fd = locks.hold_exclusive(str(lock), wait=False)
+    assert fd is not None
+    locks.release(fd)

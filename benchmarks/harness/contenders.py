@@ -59,12 +59,26 @@ class Contender:
         return [str(interpreter), str(artifact), *APP_ARGUMENTS]
 
 
-def build_with_hatch_pex(context: BuildContext, output: Path) -> Path:
-    """`hatch build -t pex`: hatch's build environment (the plugin from this repository, see the
+def hatch_build(context: BuildContext, app: Path, output: Path) -> Path:
+    """`hatch build -t pex` in `app`: hatch's build environment (the plugin, a dependency given in the
     app's pyproject.toml) lives in HATCH_DATA_DIR, so a cold build creates it and a warm one reuses it."""
-    workspace = context.workspace
-    run([workspace.tool("hatch"), "build", "-t", "pex", output], context.environment, cwd=workspace.app)
+    run([context.workspace.tool("hatch"), "build", "-t", "pex", output], context.environment, cwd=app)
     return only_file(output, ".pex")
+
+
+def build_with_hatch_pex(context: BuildContext, output: Path) -> Path:
+    """The fixture app as it is: its build environment takes the plugin from this repository."""
+    return hatch_build(context, context.workspace.app, output)
+
+
+def build_with_hatch_pex_in(app: Path) -> Builder:
+    """`hatch build -t pex` in a copy of the fixture app whose build environment takes the plugin
+    from elsewhere (`--baseline`: the plugin at an earlier revision)."""
+
+    def build(context: BuildContext, output: Path) -> Path:
+        return hatch_build(context, app, output)
+
+    return build
 
 
 def build_with_hatch_pex_one_version(context: BuildContext, output: Path) -> Path:
@@ -82,8 +96,7 @@ def build_with_hatch_pex_one_version(context: BuildContext, output: Path) -> Pat
         text = text.replace("{root:parent:parent:uri}", REPO_ROOT.as_uri())
         text = text.replace('script = "bench-app"', f'script = "bench-app"\npython-versions = ["{version}"]')
         (app / "pyproject.toml").write_text(text, encoding="utf-8")
-    run([workspace.tool("hatch"), "build", "-t", "pex", output], context.environment, cwd=app)
-    return only_file(output, ".pex")
+    return hatch_build(context, app, output)
 
 
 def build_with_pex_cli(extra_arguments: Sequence[str]) -> Builder:
@@ -178,7 +191,7 @@ SYSTEM_SITE_VENV = "venv-system-site"
 CONTENDERS: tuple[Contender, ...] = (
     Contender(HATCH_PEX, "hatch-pex (`hatch build -t pex`, every Python)", build_with_hatch_pex),
     Contender(
-        HATCH_PEX_ONE_VERSION, "hatch-pex, `python-versions = [\"3.11\"]`", build_with_hatch_pex_one_version
+        HATCH_PEX_ONE_VERSION, 'hatch-pex, `python-versions = ["3.11"]`', build_with_hatch_pex_one_version
     ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([])),
     Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"])),

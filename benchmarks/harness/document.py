@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .contenders import APP_ARGUMENTS, APP_SCRIPT
-from .report import BARE_PYTHON, BARE_VENV_PYTHON, format_ms, median, tables
+from .report import BARE_PYTHON, BARE_VENV_PYTHON, format_ms, median, revision_facts, tables
 from .results import Results
 
 ARGUMENTS = " ".join(APP_ARGUMENTS)
@@ -49,6 +49,31 @@ METHOD = f"""\
 """
 
 
+def before_after_method(results: Results) -> list[str]:
+    """The `--baseline` contender, when the run had one: what differs from `hatch-pex` (the plugin only)."""
+    facts = revision_facts(results)
+    if facts is None:
+        return []
+    short = facts["short"]
+    return [
+        f"- Before vs after (`--baseline {facts['requested']}`): `hatch-pex@{short}` is the `hatch-pex`",
+        f"  contender with the plugin taken from commit {facts['commit']}",
+        "  (`git archive` of it into `benchmarks/work/revisions/`, given to a copy of the app as its build",
+        "  environment's dependency instead of the working tree). Same app, hatch, interpreter and rounds,",
+        "  caches emptied or kept alike; built, started and timed interleaved with the others in this run,",
+        "  so the two differ only in the plugin's code, the runtime each `.pex` carries included. The",
+        "  middle-half columns show how far apart each one's own runs are: a ratio within that spread is",
+        "  noise.",
+    ]
+
+
+def revision_line(results: Results) -> list[str]:
+    facts = revision_facts(results)
+    if facts is None:
+        return []
+    return [f"- Before (`--baseline {facts['requested']}`): hatch-pex@{facts['short']} = {facts['commit']}"]
+
+
 def interpreter_floor(results: Results) -> str:
     """What the interpreter's own site-packages cost each start: bare interpreter minus venv python."""
     by_key = results.warm.get("default", {})
@@ -69,6 +94,7 @@ def facts_section(results: Results) -> list[str]:
         "## Machine and versions",
         "",
         f"- Date: {meta.get('date')}; hatch-pex revision: {meta.get('revision')}",
+        *revision_line(results),
         f"- CPU: {meta.get('cpu_count')} cores, {meta.get('cpu_model')}; memory: {meta.get('memory')}",
         f"- Platform: {meta.get('platform')}",
         f"- Interpreter: CPython {meta.get('interpreter_version')} (`{meta.get('interpreter')}`)",
@@ -84,10 +110,10 @@ def failure_section(results: Results) -> list[str]:
     for outcome in results.outcomes:
         if not outcome.measured:
             lines += [
-                f"- **{outcome.label}**:",
+                f"- **{outcome.label}**: {outcome.status}",
                 "",
                 "  ```",
-                *(f"  {line}" for line in outcome.status.splitlines()),
+                *(f"  {line}" for line in (outcome.detail or outcome.status).splitlines()),
                 "  ```",
                 "",
             ]
@@ -113,7 +139,7 @@ def render_document(results: Results, chart_name: str | None) -> str:
         lines += [f"![start times, build times and sizes]({chart_name})", ""]
     lines += tables(results)
     lines += failure_section(results)
-    lines += [METHOD]
+    lines += [METHOD.rstrip("\n"), *before_after_method(results), ""]
     lines += facts_section(results)
     lines += [
         "## Reproduce",

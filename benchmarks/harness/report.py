@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .contenders import HATCH_PEX, HATCH_PEX_ONE_VERSION, SHIV, SYSTEM_SITE_VENV, VENV
@@ -172,6 +172,94 @@ def targets_table(results: Results) -> list[str]:
     return table(header, target_rows(results))
 
 
+def revision_facts(results: Results) -> dict[str, str] | None:
+    """The `--baseline` revision of the run (its contender's key, the commit), or None."""
+    facts: dict[str, str] | None = results.meta.get("baseline")
+    return facts
+
+
+def middle_half(samples: Sequence[float] | None, formatter: Callable[[float | None], str]) -> str:
+    """The quartiles of a contender's runs: how far apart its own runs are, to judge a ratio by."""
+    if not samples or len(samples) < 2:
+        return "-"
+    low, _, high = statistics.quantiles(samples, n=4, method="inclusive")
+    return f"{formatter(low)} to {formatter(high)}"
+
+
+def comparison_row(
+    measure: str,
+    before: Sequence[float] | None,
+    after: Sequence[float] | None,
+    formatter: Callable[[float | None], str],
+) -> list[str]:
+    before_median, after_median = median(before), median(after)
+    return [
+        measure,
+        formatter(before_median),
+        formatter(after_median),
+        format_ratio(after_median, before_median),
+        middle_half(before, formatter),
+        middle_half(after, formatter),
+    ]
+
+
+def comparison_rows(results: Results, before_key: str) -> list[list[str]]:
+    rows = []
+    for measure, samples in (("warm start", results.warm), ("first start", results.first)):
+        for variant in VARIANTS:
+            by_key = samples.get(variant, {})
+            title = f"{measure}, {VARIANT_LABELS[variant]}"
+            rows.append(comparison_row(title, by_key.get(before_key), by_key.get(HATCH_PEX), format_ms))
+    for measure, builds in (("cold build", results.build_cold), ("warm rebuild", results.build_warm)):
+        rows.append(comparison_row(measure, builds.get(before_key), builds.get(HATCH_PEX), format_seconds))
+    before, after = results.outcome(before_key), results.outcome(HATCH_PEX)
+    rows.append(
+        size_comparison_row(before.size_bytes if before else None, after.size_bytes if after else None)
+    )
+    return rows
+
+
+def size_comparison_row(before: int | None, after: int | None) -> list[str]:
+    """Sizes are exact: in bytes, the ratio to three places (a change of a few bytes still shows)."""
+
+    def in_bytes(size: int | None) -> str:
+        return "-" if size is None else f"{size:,} bytes"
+
+    ratio = "-" if after is None or not before else f"{after / before:.3f}{TIMES}"
+    return ["size", in_bytes(before), in_bytes(after), ratio, "-", "-"]
+
+
+def before_after_table(results: Results, facts: dict[str, str]) -> list[str]:
+    """hatch-pex@REV (the plugin at the `--baseline` revision) against hatch-pex (the working tree)."""
+    for key in (facts["key"], HATCH_PEX):
+        outcome = results.outcome(key)
+        if outcome is not None and not outcome.measured:
+            return [f"{key} was not measured: {outcome.status} (see below)."]
+    short = facts["short"]
+    header = [
+        f"before ({short}) vs after",
+        f"before: hatch-pex@{short}",
+        "after: hatch-pex",
+        "after ÷ before",
+        "before: middle half",
+        "after: middle half",
+    ]
+    return table(header, comparison_rows(results, facts["key"]))
+
+
+def before_after_section(results: Results) -> list[str]:
+    facts = revision_facts(results)
+    if facts is None:
+        return []
+    after = results.meta.get("revision", "the working tree")
+    return [
+        f"## Before ({facts['short']}) vs after ({after}): the same build, plugin from either revision",
+        "",
+        *before_after_table(results, facts),
+        "",
+    ]
+
+
 def of_rounds(count: object) -> str:
     return "median of 1 round" if count == 1 else f"median of {count} rounds"
 
@@ -184,6 +272,7 @@ def tables(results: Results) -> list[str]:
         "",
         *targets_table(results),
         "",
+        *before_after_section(results),
         f"## Warm start (cache populated; {of_rounds(rounds.get('warm'))})",
         "",
         *warm_table(results),

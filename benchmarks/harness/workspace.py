@@ -45,6 +45,10 @@ class Workspace:
     def warm_runtime_root(self, variant: str, key: str) -> Path:
         return self.root / "runtime-roots" / variant / key
 
+    def revision_dir(self, commit: str) -> Path:
+        """The plugin's source at `commit` (exported once, kept) and the app copy that builds with it."""
+        return self.root / "revisions" / commit
+
     def fresh_dir(self, purpose: str) -> Path:
         """A new empty directory under `scratch/`, for one cold build or one first start."""
         scratch = self.root / "scratch"

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-RECORD_FORMAT = 2  # 2: sites/
+RECORD_FORMAT = 3  # 2: sites/; 3: mtimes, use locks
 ZIP = globals()["__loader__"]  # zipimporter of .bootstrap/: reads archive members without zipfile
 
 
@@ -42,17 +42,23 @@ def boot(pex: str) -> None:
     launch(pex, raw, record, started)
 
 
-def cache_roots() -> "list[str]":
-    """PEX_ROOT (default $XDG_CACHE_HOME/hatch-pex or ~/.cache/hatch-pex), then the private per-user
-    fallback used when that cannot be written (only if it is a directory of ours, mode 0700)."""
+def configured_root() -> str:
+    """PEX_ROOT, default $XDG_CACHE_HOME/hatch-pex or ~/.cache/hatch-pex."""
     root = os.environ.get("PEX_ROOT")
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = os.path.join(
             xdg if xdg and os.path.isabs(xdg) else os.path.expanduser("~/.cache"), "hatch-pex"
         )
+    return os.path.abspath(os.path.expanduser(root))
+
+
+def cache_roots() -> "list[str]":
+    """Where records may be found: the configured root, then the private per-user fallback used when
+    that cannot be written or is not trusted (only if it is a directory of ours, mode 0700). Whether
+    the configured root may be trusted is checked before anything read from it is used."""
     fallback = fallback_root()
-    return [os.path.abspath(os.path.expanduser(root))] + ([fallback] if is_private_dir(fallback) else [])
+    return [configured_root()] + ([fallback] if is_private_dir(fallback) else [])
 
 
 def fallback_root() -> str:
@@ -66,6 +72,12 @@ def is_private_dir(path: str) -> bool:
     except OSError:
         return False
     return st.st_uid == os.getuid() and (st.st_mode & 0o170077) == 0o040000
+
+
+def owned(st: "os.stat_result") -> bool:
+    """Owned by this user or root, and writable by nobody else: what the runtime reads or runs from a
+    cache must be (trust.py says how the rest is checked)."""
+    return st.st_uid in (os.getuid(), 0) and not st.st_mode & 0o022
 
 
 def interpreter_identity() -> "tuple[str, ...]":
@@ -96,18 +108,30 @@ def record_path(root: str, raw: bytes, pex_hash: str) -> str:
     return os.path.join(root, "pexes", pex_hash, f"{interpreter_key()}-{short_hash(raw)}")
 
 
-def warm_record(raw: bytes) -> "dict[str, Any] | None":
-    """The record a previous start of this pex left for this interpreter, if it still matches."""
+def warm_record(raw: bytes, roots: "list[str] | None" = None) -> "dict[str, Any] | None":
+    """The record a previous start of this pex left for this interpreter, if it still matches. Its
+    file must be ours (checked on the open descriptor, kept open in "fd" for launch.py)."""
     pex_hash = pex_hash_of(raw)
     identity = interpreter_identity()
-    for root in cache_roots() if pex_hash else []:
+    for root in (cache_roots() if roots is None else roots) if pex_hash else []:
+        path = record_path(root, raw, pex_hash)  # type: ignore[arg-type]
         try:
-            with open(record_path(root, raw, pex_hash), "rb") as file:  # type: ignore[arg-type]
-                record = marshal.loads(file.read())  # load(file) reads piecemeal: 10x slower
-                record["path"], record["mtime"] = file.name, os.fstat(file.fileno()).st_mtime
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if not owned(st):
+                continue
+            record = marshal.loads(os.read(fd, st.st_size + 1))  # one read: load(file) is 10x slower
             if (record["format"], record["pexinfo"], record["identity"]) == (RECORD_FORMAT, raw, identity):
                 record["code"] = marshal.loads(record["code"])
+                record["path"], record["mtime"], record["fd"] = path, st.st_mtime, fd
+                fd = -1  # launch.py closes it
                 return dict(record)
         except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
             continue
+        finally:
+            if fd >= 0:
+                os.close(fd)
     return None

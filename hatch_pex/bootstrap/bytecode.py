@@ -1,4 +1,5 @@
-"""Writing .pyc files for modules imported from cache entries even when sys.dont_write_bytecode is set.
+"""Reading and writing the .pyc files of modules imported from cache entries, even when
+sys.dont_write_bytecode is set.
 
 Many machines set PYTHONDONTWRITEBYTECODE=1; without bytecode every warm start would recompile the
 application and its dependencies (~5 us a source line). Only directories under `<PEX_ROOT>/installs/`
@@ -13,6 +14,8 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+
+from .trust import create, make_dirs, new_name, read_owned
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,27 +46,27 @@ class CachingSourceLoader(bx.SourceFileLoader):
         except (NotImplementedError, OSError):
             return super().get_code(fullname)  # type: ignore[return-value]
         header = pyc_header(st.st_mtime, st.st_size)
-        try:
-            with open(pyc_path, "rb") as file:
-                data = file.read()
-            if data[:16] == header:
+        data = read_owned(pyc_path)  # a .pyc someone else could have written is compiled afresh
+        if data is not None and data[:16] == header:
+            try:
                 code = marshal.loads(memoryview(data)[16:])
                 if isinstance(code, type(pyc_header.__code__)):
                     return code
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
+            except (EOFError, ValueError, TypeError):
+                pass
         code = self.source_to_code(self.get_data(source_path), source_path)
         write_atomic(pyc_path, header + marshal.dumps(code))
         return code
 
 
 def write_atomic(path: str, data: bytes) -> bool:
-    """Temp name + rename: readers never see a partial file. False when it cannot be written (a
-    read-only cache still runs, just without bytecode)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    """A new file under a fresh name, renamed into place: readers never see a partial file, and a
+    planted name or symlink is never written through (trust.create). False when it cannot be
+    written (a read-only cache still runs, just without bytecode)."""
+    tmp = new_name(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as file:
+        make_dirs(os.path.dirname(path))
+        with open(create(tmp), "wb") as file:
             file.write(data)
         os.replace(tmp, path)
         return True
@@ -91,6 +94,7 @@ def path_hook(*directories: str) -> Callable[[str], bx.FileFinder]:
 
 
 def install(*directories: str) -> None:
-    """Adds the hook for directories under `directories` when bytecode writing is off."""
-    if sys.dont_write_bytecode:
-        sys.path_hooks.insert(0, path_hook(*directories))
+    """Adds the hook for directories under `directories`: their .pyc files are written whatever
+    sys.dont_write_bytecode says, and read and written as trust.py wants, never as Python's own
+    loader would (it reads a .pyc whoever wrote it, and makes __pycache__ 0777 minus the umask)."""
+    sys.path_hooks.insert(0, path_hook(*directories))

@@ -4,11 +4,14 @@
     tmp/                       extractions in progress; renamed into installs/ when complete
     sites/<key>/               one directory of symlinks into installs/ per set of entries (the one
                                sys.path entry of a warm start)
-    pexes/<pex_hash>/<interp>  warm records (record.py)
+    pexes/<pex_hash>/<interp>  warm records (record.py), each with a `.lock` beside it (locks.py)
     interpreters/<interp>      per-interpreter facts (interpreter.py)
+    code/<tag>-<hash>          the runtime's compiled code (codecache.py)
+    prune.lock                 held by cold starts and by cache prune (locks.py)
 
-`verify` and `verify_site` are on the warm path (one stat per file or link); everything else runs only
-on a cold start.
+Nothing here is used unless this user or root owns it and nobody else can write it (trust.py).
+`verify` and `verify_site` are on the warm path (one stat per file, directory or link); everything
+else runs only on a cold start.
 """
 
 from __future__ import annotations
@@ -16,49 +19,87 @@ from __future__ import annotations
 import os
 import time
 
-from . import cache_roots, fallback_root, is_private_dir
+from . import configured_root, fallback_root, is_private_dir, owned
 from .log import BootError, log, since
+from .trust import NOFOLLOW, create, make_dirs, read_owned, root_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    # (file names, sizes, modification times in ns), as the extraction left them
+    Manifest = tuple[list[str], list[int], list[int]]
+
 MANIFEST = ".hatch-pex-manifest"
-MANIFEST_HEADER = "hatch-pex-manifest 1"
+MANIFEST_HEADER = "hatch-pex-manifest 2"
+SUBDIRECTORIES = ("installs", "tmp", "pexes", "sites", "code", "interpreters")
 STALE_TMP_SECONDS = 3600
 
 
-def verify(entry: str, files: Sequence[str], sizes: Sequence[int]) -> str | None:
-    """None when every listed file is there with its size, else what is wrong (first problem only)."""
+def verify(entry: str, files: Sequence[str], sizes: Sequence[int], mtimes: Sequence[int]) -> str | None:
+    """None when the entry and every listed file are as its extraction left them, else what is wrong
+    (first problem only): each file there (not a symlink) with its size and modification time, and
+    the entry, each file and each directory holding one owned by us or root and writable by nobody
+    else. One stat per file and directory; the content is not read (docs/security.md says why)."""
     try:
-        fd = os.open(entry, os.O_RDONLY)
+        fd = os.open(entry, os.O_RDONLY | NOFOLLOW)
     except OSError:
         return f"{entry} is missing"
     try:
+        if not owned(os.fstat(fd)):
+            return f"{entry} could be written by another user"
         stat = os.stat
-        for name, size in zip(files, sizes):
+        directories = set()
+        for name, size, mtime in zip(files, sizes, mtimes):
             try:
-                actual = stat(name, dir_fd=fd).st_size  # relative to the open entry: shorter path walks
+                st = stat(name, dir_fd=fd, follow_symlinks=False)  # relative to the open entry
             except OSError:
                 return f"{name} is missing"
-            if actual != size:
-                return f"{name} has {actual} bytes, {size} expected"
+            if st.st_size != size or st.st_mtime_ns != mtime:
+                return f"{name} was changed since it was extracted ({st.st_size} bytes, {size} expected)"
+            if not owned(st):
+                return f"{name} could be written by another user"
+            parent = name.rpartition("/")[0]
+            while parent and parent not in directories:  # every directory between entry and file
+                directories.add(parent)
+                parent = parent.rpartition("/")[0]
+        for name in directories:
+            try:
+                st = stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                return f"{name}/ is missing"
+            if not owned(st):
+                return f"{name}/ could be written by another user"
     finally:
         os.close(fd)
     return None
 
 
 def verify_site(site: str, links: Sequence[str]) -> str | None:
-    """None when every link of the site directory resolves (one stat, following the link, each)."""
+    """None when the site directory (and each directory in it) is ours and every link resolves (one
+    stat, following the link, each)."""
     try:
-        fd = os.open(site, os.O_RDONLY)
+        fd = os.open(site, os.O_RDONLY | NOFOLLOW)
     except OSError:
         return f"{site} is missing"
     try:
+        if not owned(os.fstat(fd)):
+            return f"{site} could be written by another user"
         stat = os.stat
+        directories = set()
         for name in links:
             try:
                 stat(name, dir_fd=fd)
+            except OSError:
+                return f"{site}/{name} is missing"
+            parent = name.rpartition("/")[0]
+            while parent and parent not in directories:
+                directories.add(parent)
+                parent = parent.rpartition("/")[0]
+        for name in directories:
+            try:
+                if not owned(stat(name, dir_fd=fd, follow_symlinks=False)):
+                    return f"{site}/{name} could be written by another user"
             except OSError:
                 return f"{site}/{name} is missing"
     finally:
@@ -132,11 +173,11 @@ def ensure_site(
         log(f"{site} is damaged; rebuilding")
         discard(root, site)
     try:
-        os.makedirs(os.path.join(root, "sites"), exist_ok=True)
+        make_dirs(os.path.join(root, "sites"))
         tmp = new_tmp_dir(root, f"site-{key[:16]}")
         try:
             for directory in directories:  # parents first: merge() appends them in that order
-                os.mkdir(os.path.join(tmp, directory))
+                os.mkdir(os.path.join(tmp, directory), 0o755)
             for name in names:
                 final_dir = os.path.dirname(os.path.join(site, name))
                 # relative: tmp/<x> and sites/<key> are both two levels below the root
@@ -161,67 +202,91 @@ def manifest_path(root: str, sha256: str) -> str:
     return os.path.join(root, "installs", sha256, MANIFEST)
 
 
-def read_manifest(entry: str) -> tuple[list[str], list[int]] | None:
+def read_manifest(entry: str) -> Manifest | None:
+    """The manifest, if it is ours and well formed. One name a line, split at "\\n" only: a name
+    may hold any other character (U+2028 included) and still be found on the next start."""
+    data = read_owned(os.path.join(entry, MANIFEST))
     try:
-        with open(os.path.join(entry, MANIFEST), encoding="utf-8") as file:
-            lines = file.read().splitlines()
-    except (OSError, UnicodeDecodeError):
+        lines = data.decode("utf-8").split("\n") if data else []
+    except UnicodeDecodeError:
         return None
-    if not lines or lines[0] != MANIFEST_HEADER:
+    if not lines or lines[0] != MANIFEST_HEADER or lines.pop() != "":
         return None
-    files, sizes = [], []
+    files, sizes, mtimes = [], [], []
     for line in lines[1:]:
-        size, _, name = line.partition("\t")
-        if not name or not size.isdigit():
+        size, _, rest = line.partition("\t")
+        mtime, _, name = rest.partition("\t")
+        if not name or not size.isdigit() or not mtime.isdigit():
             return None
         files.append(name)
         sizes.append(int(size))
-    return files, sizes
+        mtimes.append(int(mtime))
+    return files, sizes, mtimes
 
 
-def write_manifest(entry: str, files: Sequence[tuple[str, int]]) -> None:
-    lines = [MANIFEST_HEADER, *(f"{size}\t{name}" for name, size in files)]
-    with open(os.path.join(entry, MANIFEST), "w", encoding="utf-8") as file:
+def write_manifest(entry: str, files: Sequence[tuple[str, int, int]]) -> None:
+    lines = [MANIFEST_HEADER, *(f"{size}\t{mtime}\t{name}" for name, size, mtime in files)]
+    fd = create(os.path.join(entry, MANIFEST))
+    with open(fd, "w", encoding="utf-8", newline="") as file:
         file.write("\n".join(lines) + "\n")
 
 
 def writable_root() -> str:
-    """PEX_ROOT when it can be written, else the private per-user temp fallback (made 0700)."""
-    primary = cache_roots()[0]
-    try:
-        _prepare(primary)
+    """PEX_ROOT when it can be written and nobody else can write it (trust.root_problem), else the
+    private per-user temp fallback (made 0700)."""
+    primary = configured_root()
+    _restrict(primary)
+    reason = root_problem(primary, SUBDIRECTORIES)  # before anything is written there
+    if reason is None:
+        try:
+            _prepare(primary)
+            reason = root_problem(primary, SUBDIRECTORIES)  # what was made, or found made meanwhile
+        except OSError as exc:
+            reason = f"it cannot be written ({exc.strerror or exc})"
+    if reason is None:
         return primary
-    except OSError as exc:
-        reason = f"{exc.strerror or exc}"
     fallback = fallback_root()
     try:
         os.makedirs(fallback, mode=0o700, exist_ok=True)
         if not is_private_dir(fallback):
             raise BootError(
-                f"cache {primary} cannot be written ({reason}) and the fallback {fallback} is not a "
-                "directory owned by this user with mode 0700; set PEX_ROOT to a writable directory"
+                f"cache {primary} is not used ({reason}) and the fallback {fallback} is not a "
+                "directory owned by this user with mode 0700; set PEX_ROOT to a directory of yours"
             )
         _prepare(fallback)
     except OSError as exc:
         raise BootError(
-            f"no writable cache: {primary} ({reason}), {fallback} ({exc.strerror or exc}); "
-            "set PEX_ROOT to a writable directory"
+            f"no usable cache: {primary} ({reason}), {fallback} ({exc.strerror or exc}); "
+            "set PEX_ROOT to a directory of yours"
         ) from None
-    log(f"cache {primary} cannot be written ({reason}); using {fallback}")
+    log(f"cache {primary} is not used: {reason}; using {fallback}")
     return fallback
 
 
 def _prepare(root: str) -> None:
-    for sub in ("installs", "tmp", "pexes", "sites"):
-        os.makedirs(os.path.join(root, sub), exist_ok=True)
-    probe = os.path.join(root, "tmp", f".probe-{os.getpid()}")
-    os.close(os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+    for sub in SUBDIRECTORIES:
+        make_dirs(os.path.join(root, sub))
+    probe = os.path.join(root, "tmp", f".probe-{os.getpid()}-{os.urandom(6).hex()}")
+    os.close(create(probe))
     os.unlink(probe)
 
 
+def _restrict(root: str) -> None:
+    """The root's directories that are ours but that group or others could write (made under a umask
+    of 002 by an earlier version) lose that: what is in them is checked item by item anyway."""
+    real = os.path.realpath(root)
+    for path in (real, *(os.path.join(real, sub) for sub in SUBDIRECTORIES)):
+        try:
+            st = os.lstat(path)
+            if st.st_uid == os.getuid() and (st.st_mode & 0o170000) == 0o040000 and st.st_mode & 0o022:
+                os.chmod(path, st.st_mode & 0o7755)
+        except OSError:
+            pass
+
+
 def new_tmp_dir(root: str, label: str) -> str:
-    path = os.path.join(root, "tmp", f"{label}.{os.getpid()}.{time.monotonic_ns()}")
-    os.mkdir(path)
+    path = os.path.join(root, "tmp", f"{label}.{os.getpid()}.{os.urandom(6).hex()}")
+    os.mkdir(path, 0o755)
     return path
 
 
@@ -252,9 +317,10 @@ def clean_stale_tmp(root: str) -> None:
     for name in names:
         path = os.path.join(tmp, name)
         try:
-            if os.lstat(path).st_mtime < limit:
+            st = os.lstat(path)
+            if st.st_mtime < limit:
                 log(f"removing stale {path}", 2)
-                if os.path.isdir(path):
+                if (st.st_mode & 0o170000) == 0o040000:
                     remove_tree(path)
                 else:
                     os.unlink(path)
@@ -300,7 +366,7 @@ class WheelSource:
             close()
 
 
-def ensure_entry(root: str, sha256: str, wheel: str, source: WheelSource) -> tuple[list[str], list[int]]:
+def ensure_entry(root: str, sha256: str, wheel: str, source: WheelSource) -> Manifest:
     """The installs/<sha256> entry of `wheel`, verified, or (re)built; returns its manifest."""
     entry = os.path.join(root, "installs", sha256)
     manifest = read_manifest(entry)
@@ -317,9 +383,7 @@ def ensure_entry(root: str, sha256: str, wheel: str, source: WheelSource) -> tup
     return _extract(root, entry, sha256, wheel, source)
 
 
-def _extract(
-    root: str, entry: str, sha256: str, wheel: str, source: WheelSource
-) -> tuple[list[str], list[int]]:
+def _extract(root: str, entry: str, sha256: str, wheel: str, source: WheelSource) -> Manifest:
     from .extract import unpack
 
     started = time.perf_counter()
@@ -332,11 +396,13 @@ def _extract(
             os.rename(tmp, entry)
             log(f"extracted {wheel} to {entry} in {since(started)}")
         except OSError:
-            if read_manifest(entry) is None:
+            theirs = read_manifest(entry)
+            if theirs is None or verify(entry, *theirs) is not None:
                 raise
             log(f"{entry} ({wheel}) was extracted by another process meanwhile; using it")
             remove_tree(tmp)
+            return theirs
     except BaseException:
         remove_tree(tmp)
         raise
-    return [name for name, _ in files], [size for _, size in files]
+    return [name for name, _, _ in files], [size for _, size, _ in files], [mtime for _, _, mtime in files]

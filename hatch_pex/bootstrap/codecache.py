@@ -13,7 +13,7 @@ import marshal
 import os
 import sys
 
-from . import ZIP, short_hash
+from . import ZIP, owned, short_hash
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from types import CodeType, ModuleType
 
 PACKAGE = __name__.rpartition(".")[0]
+SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file beside the code
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
-    "bytecode", "cache", "codecache", "entry", "extract", "interpreter", "isolation", "launch", "log",
-    "pexinfo", "record", "resolve", "specifiers", "tags", "tools", "venvtool", "wheels",
+    "bytecode", "cache", "codecache", "entry", "extract", "interpreter", "isolation", "launch", "locks",
+    "log", "pexinfo", "record", "resolve", "specifiers", "tags", "tools", "trust", "venvtool", "wheels",
 )  # fmt: skip
 
 
@@ -32,9 +33,12 @@ def sources() -> dict[str, bytes]:
     return {name: ZIP.get_data(f".bootstrap/{PACKAGE}/{name}.py") for name in RUNTIME_MODULES}
 
 
+def sources_digest(texts: dict[str, bytes]) -> str:
+    return short_hash(b"\0".join(texts[name] for name in RUNTIME_MODULES))
+
+
 def path(root: str, texts: dict[str, bytes]) -> str:
-    digest = short_hash(b"\0".join(texts[name] for name in RUNTIME_MODULES))
-    return os.path.join(root, "code", f"{sys.implementation.cache_tag}-{digest}")
+    return os.path.join(root, "code", f"{sys.implementation.cache_tag}-{sources_digest(texts)}")
 
 
 def compile_all(texts: dict[str, bytes]) -> dict[str, CodeType]:
@@ -91,15 +95,24 @@ class CodeFinder:
 
 
 def install(roots: list[str]) -> None:
-    """Serves the runtime from the code cache of the first root that has it (nothing when none has)."""
+    """Serves the runtime from the code cache of the first root that has it (nothing when none has).
+    The file must be ours (as trust.open_owned checks, written out here: this runs before the runtime's
+    other modules are available) and name the sources it was compiled from."""
     texts = sources()
+    digest = sources_digest(texts)
     for root in roots:
         try:
-            with open(path(root, texts), "rb") as file:
-                codes = marshal.loads(file.read())
-        except (OSError, EOFError, ValueError, TypeError):
+            fd = os.open(path(root, texts), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
             continue
-        if isinstance(codes, dict):
+        try:
+            st = os.fstat(fd)
+            codes = marshal.loads(os.read(fd, st.st_size + 1)) if owned(st) else None
+        except (OSError, EOFError, ValueError, TypeError):
+            codes = None
+        finally:
+            os.close(fd)
+        if isinstance(codes, dict) and codes.pop(SOURCES_KEY, None) == digest:
             sys.meta_path.insert(0, CodeFinder(codes))
             return
 
@@ -108,6 +121,7 @@ def save(root: str, codes: dict[str, CodeType]) -> None:
     """Writes the code cache for this runtime under root when it is not there yet."""
     from .bytecode import write_atomic
 
-    target = path(root, sources())
+    texts = sources()
+    target = path(root, texts)
     if not os.path.exists(target):
-        write_atomic(target, marshal.dumps(codes))
+        write_atomic(target, marshal.dumps({**codes, SOURCES_KEY: sources_digest(texts)}))

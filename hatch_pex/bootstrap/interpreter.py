@@ -14,6 +14,7 @@ import sys
 from . import interpreter_identity, interpreter_key
 from .log import BootError, log
 from .specifiers import InvalidSpecifier, satisfies_any
+from .trust import read_owned
 from .wheels import choose
 
 TYPE_CHECKING = False
@@ -23,9 +24,12 @@ if TYPE_CHECKING:
     from .pexinfo import PexInfo
 
 FACTS_FORMAT = 1
-# Runs under any Python (2.7 included) so that too old interpreters are refused with a clear reason.
+# Runs under any Python (2.7 included) so that too old interpreters are refused with a clear reason;
+# so it cannot use -I (3.4+), and does what -I would: with -E -s -S, the only entry of sys.path that is
+# not the interpreter's own is "", the working directory, which goes before anything is imported.
 PROBE = """\
 import sys
+sys.path[:] = [entry for entry in sys.path if entry]
 if sys.version_info[:2] < (3, 9):
     sys.stdout.write('{"version": "%d.%d.%d", "implementation": "%s", "tags": null}' % (
         sys.version_info[:3] + (getattr(getattr(sys, "implementation", None), "name", "cpython"),)))
@@ -61,13 +65,13 @@ def facts() -> dict[str, object]:
 def current_facts(root: str | None) -> dict[str, object]:
     """facts() of the running interpreter, cached in `root/interpreters/<key>`."""
     path = os.path.join(root, "interpreters", interpreter_key()) if root else None
-    if path:
+    data = read_owned(path) if path else None
+    if data is not None:
         try:
-            with open(path, "rb") as file:
-                cached = marshal.loads(file.read())
+            cached = marshal.loads(data)
             if cached.get("format") == FACTS_FORMAT and cached.get("identity") == interpreter_identity():
                 return dict(cached)
-        except (OSError, EOFError, ValueError, TypeError, AttributeError):
+        except (EOFError, ValueError, TypeError, AttributeError):
             pass
     found = facts()
     if path:

@@ -11,14 +11,18 @@ import os
 import sys
 import time
 
-from . import bytecode, entry, isolation
+from . import bytecode, cache_roots, entry, isolation, warm_record
 from .cache import verify, verify_site
+from .locks import hold_shared, keep, lock_path, release, still_linked
 from .log import EXIT_START_FAILURE, VERBOSITY, BootError, log, since
+from .trust import root_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import NoReturn
+
+    Entry = tuple[str, str, Sequence[str], Sequence[int], Sequence[int]]  # dir, wheel, manifest
 
 REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # set before os.execv: a re-executed start never searches again
 TOUCH_EVERY_SECONDS = 86400
@@ -31,13 +35,18 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
             from .tools import main
 
             sys.exit(main(pex, raw, sys.argv[1:], reexec_from))
+        record = _trusted(raw, record)
         if record is not None and "reexec" in record:  # this interpreter does not fit; one that did:
+            release(record.pop("fd"))  # type: ignore[arg-type]
             if not reexec_from and record["reexec_check"] == reexec_check(str(record["reexec"])):
                 reexec(str(record["reexec"]))
             record = None  # the search environment or that interpreter changed: search again
         if record is not None:
-            problem = _damaged(record)
+            problem = _in_use(record)
             if problem:
+                log(f"{problem}; starting cold")
+                record = None
+            elif problem := _damaged(record):
                 log(f"cache entry damaged: {problem}; rebuilding")
                 record = None
             else:
@@ -77,19 +86,64 @@ def reexec_check(target: str) -> tuple[object, ...]:
     return (env.get("PEX_PYTHON"), env.get("PEX_PYTHON_PATH"), env.get("PATH"), binary)
 
 
+def interpreter_options() -> list[str]:
+    """The options of this interpreter that isolate it (-I, -E, -s, -S, -B) and its -X options, to be
+    given again to the interpreter this pex moves to."""
+    flags = sys.flags
+    options = (
+        ["-I"]
+        if flags.isolated
+        else [f for f, on in (("-E", flags.ignore_environment), ("-s", flags.no_user_site)) if on]
+    )
+    options += [f for f, on in (("-S", flags.no_site), ("-B", flags.dont_write_bytecode)) if on]
+    for key, value in sys._xoptions.items():
+        options.append(f"-X{key}" if value is True else f"-X{key}={value}")
+    return options
+
+
 def reexec(target: str) -> NoReturn:
-    """Runs this pex again under `target`, same argv and environment (plus the loop guard)."""
+    """Runs this pex again under `target`, same argv, interpreter options and environment (plus the
+    loop guard)."""
     log(f"re-executing under {target}")
     os.environ[REEXEC_MARKER] = target
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execv(target, [target, sys.argv[0], *sys.argv[1:]])
+        os.execv(target, [target, *interpreter_options(), sys.argv[0], *sys.argv[1:]])
     except OSError as exc:
         raise BootError(f"cannot execute {target}: {exc}") from None
 
 
-def _entries(record: dict[str, object]) -> Sequence[tuple[str, str, Sequence[str], Sequence[int]]]:
+def _trusted(raw: bytes, record: dict[str, object] | None) -> dict[str, object] | None:
+    """The record, if nobody else could have changed its root (trust.root_problem); else the record
+    of the next root, the per-user fallback, if that one is trusted."""
+    while record is not None:
+        root = str(record["root"])
+        problem = root_problem(root, ("installs", "sites", "pexes"))
+        if problem is None:
+            return record
+        release(record.pop("fd"))  # type: ignore[arg-type]
+        log(f"cache {root} is not used: {problem}")
+        roots = cache_roots()
+        record = warm_record(raw, roots[roots.index(root) + 1 :] if root in roots else [])
+    return None
+
+
+def _in_use(record: dict[str, object]) -> str | None:
+    """Holds this record's use lock for as long as the process runs (cache prune leaves it alone);
+    None once held, else why the record cannot be used now."""
+    record_fd = record.pop("fd", None)
+    fd, free = hold_shared(lock_path(str(record["path"])))
+    current = free and still_linked(fd, record_fd)  # type: ignore[arg-type]
+    release(record_fd)  # type: ignore[arg-type]
+    if current:
+        keep(fd)
+        return None
+    release(fd)
+    return f"cache prune is removing {record['path']}"
+
+
+def _entries(record: dict[str, object]) -> Sequence[Entry]:
     entries = record["entries"]
     assert isinstance(entries, tuple)
     return entries
@@ -98,8 +152,8 @@ def _entries(record: dict[str, object]) -> Sequence[tuple[str, str, Sequence[str
 def _damaged(record: dict[str, object]) -> str | None:
     started = time.perf_counter()
     count = 0
-    for directory, wheel, files, sizes in _entries(record):
-        problem = verify(directory, files, sizes)
+    for directory, wheel, files, sizes, mtimes in _entries(record):
+        problem = verify(directory, files, sizes, mtimes)
         if problem:
             return f"{directory} ({wheel}): {problem}"
         count += len(files)
@@ -115,7 +169,7 @@ def _damaged(record: dict[str, object]) -> str | None:
 
 
 def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
-    directories = [directory for directory, _, _, _ in _entries(record)]
+    directories = [entry[0] for entry in _entries(record)]
     entry_point = record["entry_point"]
     kind, value = entry.choose(entry_point if isinstance(entry_point, str) else None, directories)
     inherit = os.environ.get("PEX_INHERIT_PATH") or str(record["inherit_path"])

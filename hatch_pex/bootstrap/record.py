@@ -2,9 +2,10 @@
 
 It holds everything a warm start needs, so that start reads one file and parses no JSON: the PEX-INFO
 bytes it was made from (compared byte for byte), the interpreter identity, the stdlib paths to keep,
-each entry with its manifest (file names and sizes to stat), the .pth files, and the compiled code of
-the runtime modules the warm path imports.
-Its mtime is the pex's last use (launch.py refreshes it once a day).
+each entry with its manifest (file names, sizes and modification times to stat), the .pth files, and
+the compiled code of the runtime modules the warm path imports.
+Its mtime is the pex's last use (launch.py refreshes it once a day); a running pex holds a lock beside
+it (locks.py) so that cache prune leaves it alone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 PACKAGE = __name__.rpartition(".")[0]
 # Every runtime module `launch` imports, each after the modules it imports: __init__ executes them in
 # this order (tests/test_runtime_unit.py checks the list is complete and ordered).
-WARM_MODULES = ("log", "bytecode", "cache", "isolation", "entry", "launch")
+WARM_MODULES = ("log", "trust", "locks", "bytecode", "cache", "isolation", "entry", "launch")
 
 
 def warm_code(codes: dict[str, CodeType]) -> bytes:
@@ -36,7 +37,7 @@ def build(
     raw: bytes,
     root: str,
     stdlib: Sequence[str],
-    entries: Sequence[tuple[str, str, Sequence[str], Sequence[int]]],
+    entries: Sequence[tuple[str, str, Sequence[str], Sequence[int], Sequence[int]]],
     entry_point: str | None,
     inherit_path: str,
     inject_env: dict[str, str],
@@ -52,7 +53,7 @@ def build(
     else:
         pth = [
             os.path.join(entry, name)
-            for entry, _, files, _ in entries
+            for entry, _, files, _, _ in entries
             for name in sorted(files)
             if name.endswith(".pth") and "/" not in name
         ]
@@ -63,7 +64,8 @@ def build(
         "root": root,
         "stdlib": tuple(stdlib),
         "entries": tuple(
-            (entry, wheel, tuple(files), tuple(sizes)) for entry, wheel, files, sizes in entries
+            (entry, wheel, tuple(files), tuple(sizes), tuple(mtimes))
+            for entry, wheel, files, sizes, mtimes in entries
         ),
         "pth": tuple(pth),
         "site": site[0] if site is not None else None,

@@ -8,9 +8,14 @@ import os
 from . import cache, codecache
 from .interpreter import current_facts, describe, find_fitting, fit
 from .launch import reexec, reexec_check
+from .locks import ROOT_LOCK, hold_shared, keep, lock_path, release
 from .log import BootError, log
 from .pexinfo import PexInfo
 from .record import build, build_reexec, save
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .cache import Manifest
 
 
 def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
@@ -32,6 +37,18 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
     constraints = " or ".join(info.interpreter_constraints) or "any version"
     log(f"interpreter {here} fits ({constraints}, {len(chosen)} wheels)")
 
+    # Prune waits while this start extracts, until its record is written and held (locks.py).
+    root_lock, _ = hold_shared(os.path.join(root, ROOT_LOCK), wait=True)
+    try:
+        record = _prepare_entries(pex, raw, info, root, found, chosen)
+    finally:
+        release(root_lock)
+    return record
+
+
+def _prepare_entries(
+    pex: str, raw: bytes, info: PexInfo, root: str, found: dict[str, object], chosen: dict[str, str]
+) -> dict[str, object]:
     source = cache.WheelSource(pex, info.distributions)
     wheels = [wheel for _, wheel in sorted(chosen.items())]
     try:
@@ -41,12 +58,12 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
     finally:
         source.close()
     entries = [
-        (os.path.join(root, "installs", info.distributions[wheel]), wheel, files, sizes)
-        for wheel, (files, sizes) in zip(wheels, manifests)
+        (os.path.join(root, "installs", info.distributions[wheel]), wheel, *manifest)
+        for wheel, manifest in zip(wheels, manifests)
     ]
 
     try:
-        site = cache.ensure_site(root, [(entry, files) for entry, _, files, _ in entries])
+        site = cache.ensure_site(root, [(entry[0], entry[2]) for entry in entries])
     except OSError as exc:  # pragma: no cover - ensure_site reports its own OSErrors as None
         log(f"no site directory: {exc}")
         site = None
@@ -71,6 +88,7 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
     path = save(record)
     if path:
         log(f"wrote warm record {path}", 2)
+        keep(hold_shared(lock_path(path))[0])  # held while this process runs, as a warm start does
     elif not info.pex_hash:
         log("PEX-INFO has no pex_hash: every start of this pex is a cold start")
     else:
@@ -81,7 +99,7 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
 
 def _ensure_entries(
     root: str, wheels: list[str], distributions: dict[str, str], source: cache.WheelSource
-) -> list[tuple[list[str], list[int]]]:
+) -> list[Manifest]:
     """Every wheel's cache entry, in order. Entries that must be extracted are extracted on a few
     threads: unpacking is mostly file creation and zlib, which release the GIL."""
     missing = [w for w in wheels if not os.path.isfile(cache.manifest_path(root, distributions[w]))]

@@ -8,7 +8,10 @@ import sys
 import time
 
 from . import cache_roots
+from .cache import SUBDIRECTORIES
+from .locks import ROOT_LOCK, hold_exclusive, lock_path, release
 from .log import BootError
+from .trust import contained, create, make_dirs, read_owned, root_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,15 +71,20 @@ def extract(pex: str, raw: bytes, args: Sequence[str]) -> int:
     info = PexInfo(raw)
     source = WheelSource(pex, info.distributions)
     try:
-        os.makedirs(dest, exist_ok=True)
+        make_dirs(dest)
         for wheel in sorted(info.distributions):
             data = source.read(wheel)
-            with open(os.path.join(dest, wheel), "wb") as file:
+            path = contained(dest, wheel, "wheel name")
+            with open(create(path), "wb") as file:
                 file.write(data)
-            target = os.path.join(dest, wheel[: -len(".whl")])
-            os.makedirs(target, exist_ok=True)
+            target = path[: -len(".whl")]
+            os.mkdir(target, 0o755)
             unpack(data, target)
             sys.stdout.write(f"{target}\n")
+    except FileExistsError as exc:
+        raise BootError(
+            f"extract: {exc.filename} already exists; extract into a new or empty directory"
+        ) from None
     except OSError as exc:
         raise BootError(f"extract: cannot write to {dest}: {exc}") from None
     finally:
@@ -105,18 +113,20 @@ def _tree_size(path: str) -> int:
 
 
 def _records(root: str) -> list[tuple[str, float, dict[str, object] | None]]:
-    """(path, mtime, record or None when unreadable) for every warm record under root/pexes."""
+    """(path, mtime, record or None when unreadable or not ours) for every warm record under root/pexes."""
     import marshal
 
     found = []
     pexes = os.path.join(root, "pexes")
     for pex_hash in sorted(_listdir(pexes)):
         for name in sorted(_listdir(os.path.join(pexes, pex_hash))):
+            if name.endswith(".lock"):
+                continue
             path = os.path.join(pexes, pex_hash, name)
             try:
-                mtime = os.stat(path).st_mtime
-                with open(path, "rb") as file:
-                    record = marshal.loads(file.read())
+                mtime = os.lstat(path).st_mtime
+                data = read_owned(path)
+                record = marshal.loads(data) if data is not None else None
                 found.append((path, mtime, record if isinstance(record, dict) else None))
             except (OSError, EOFError, ValueError, TypeError):
                 found.append((path, 0.0, None))
@@ -131,8 +141,16 @@ def _listdir(path: str) -> list[str]:
 
 
 def _roots() -> list[str]:
+    """The roots to show or prune: those that exist and that nobody else could have written."""
     roots = cache_roots()
-    return [root for root in roots if os.path.isdir(root)] or roots[:1]
+    trusted = []
+    for root in roots:
+        problem = root_problem(root, SUBDIRECTORIES)
+        if problem:
+            sys.stdout.write(f"cache: {root} is not used: {problem}\n")
+        elif os.path.isdir(root):
+            trusted.append(root)
+    return trusted or ([] if root_problem(roots[0]) else roots[:1])
 
 
 def _mb(size: int) -> str:
@@ -167,49 +185,84 @@ def cache_info() -> int:
 
 
 def cache_prune(days: float) -> int:
+    """Forgets the records unused for `days` that no running pex holds, then the entries and sites no
+    remaining record names. Cold starts hold prune.lock while they extract: prune waits for them, and
+    they wait for prune (locks.py)."""
     from .cache import clean_stale_tmp, discard
 
     limit = time.time() - days * 86400
     for root in _roots():
-        kept: set[str] = set()
-        kept_sites: set[str] = set()
-        removed_records = 0
-        for path, mtime, record in _records(root):
-            if record is None or mtime < limit:
-                _unlink(path)
-                removed_records += 1
-                continue
-            entries = record.get("entries")  # a re-exec record has none
-            if isinstance(entries, tuple):
-                kept.update(os.path.basename(str(entry[0])) for entry in entries)
-            site = record.get("site")
-            if isinstance(site, str):
-                kept_sites.add(os.path.basename(site))
-        for pex_hash in _listdir(os.path.join(root, "pexes")):
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.join(root, "pexes", pex_hash))  # only when empty
-        freed, removed_entries = 0, 0
-        installs = os.path.join(root, "installs")
-        for name in _listdir(installs):
-            if name not in kept:
-                freed += _tree_size(os.path.join(installs, name))
-                discard(root, os.path.join(installs, name))
-                removed_entries += 1
-        for name in _listdir(os.path.join(root, "sites")):
-            if name not in kept_sites:
-                discard(root, os.path.join(root, "sites", name))
-        derived = [(d, n) for d in ("interpreters", "code") for n in _listdir(os.path.join(root, d))]
-        for sub, name in derived:
-            path = os.path.join(root, sub, name)  # recomputed by the next cold start that needs them
-            with contextlib.suppress(OSError):
-                if os.stat(path).st_mtime < limit:
-                    _unlink(path)
-        clean_stale_tmp(root)
+        root_lock = hold_exclusive(os.path.join(root, ROOT_LOCK), wait=True)
+        held: list[int] = []  # locks of the records removed: kept until their entries are gone
+        try:
+            kept, kept_sites, removed_records, running = _prune_records(root, limit, held)
+            freed, removed_entries = 0, 0
+            installs = os.path.join(root, "installs")
+            for name in _listdir(installs):
+                if name not in kept:
+                    freed += _tree_size(os.path.join(installs, name))
+                    discard(root, os.path.join(installs, name))
+                    removed_entries += 1
+            for name in _listdir(os.path.join(root, "sites")):
+                if name not in kept_sites:
+                    discard(root, os.path.join(root, "sites", name))
+            derived = [(d, n) for d in ("interpreters", "code") for n in _listdir(os.path.join(root, d))]
+            for sub, name in derived:
+                path = os.path.join(root, sub, name)  # recomputed by the next cold start that needs them
+                with contextlib.suppress(OSError):
+                    if os.lstat(path).st_mtime < limit:
+                        _unlink(path)
+            clean_stale_tmp(root)
+        finally:
+            for fd in held:
+                release(fd)
+            release(root_lock)
         sys.stdout.write(
             f"{root}: removed {removed_records} pex records unused for {days:g} days and "
-            f"{removed_entries} install entries ({_mb(freed)}); {len(kept)} entries still in use\n"
+            f"{removed_entries} install entries ({_mb(freed)}); {len(kept)} entries still in use"
+            f"{f' ({running} records held by running pex files)' if running else ''}\n"
         )
     return 0
+
+
+def _prune_records(root: str, limit: float, held: list[int]) -> tuple[set[str], set[str], int, int]:
+    """(entries kept, sites kept, records removed, records held by running processes)."""
+    kept: set[str] = set()
+    kept_sites: set[str] = set()
+    removed, running = 0, 0
+    for path, mtime, record in _records(root):
+        lock = hold_exclusive(lock_path(path), wait=False)
+        if lock is None:
+            running += 1  # a running pex holds it (or it cannot be locked): whatever its age, it stays
+        elif record is None or mtime < limit:
+            _unlink(path)
+            _unlink(lock_path(path))
+            held.append(lock)
+            removed += 1
+            continue
+        else:
+            release(lock)
+        if record is None:
+            continue
+        entries = record.get("entries")  # a re-exec record has none
+        if isinstance(entries, tuple):
+            kept.update(os.path.basename(str(entry[0])) for entry in entries)
+        site = record.get("site")
+        if isinstance(site, str):
+            kept_sites.add(os.path.basename(site))
+    pexes = os.path.join(root, "pexes")
+    for pex_hash in _listdir(pexes):
+        directory = os.path.join(pexes, pex_hash)
+        for name in _listdir(directory):  # a lock whose record is gone, that nobody holds
+            path = os.path.join(directory, name)
+            if name.endswith(".lock") and not os.path.lexists(path[: -len(".lock")]):
+                lock = hold_exclusive(path, wait=False)
+                if lock is not None:
+                    _unlink(path)
+                    held.append(lock)
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)  # only when empty
+    return kept, kept_sites, removed, running
 
 
 def _unlink(path: str) -> None:

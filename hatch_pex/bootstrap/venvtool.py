@@ -12,6 +12,7 @@ import sys
 import zipfile
 
 from .log import BootError, log
+from .trust import contained, create, make_dirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,8 +53,13 @@ def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | N
                 f"re-executed under {reexec_from} but {describe(found)} does not fit: {'; '.join(reasons)}"
             )
         reexec(find_fitting(pex, info, [(describe(found), "; ".join(reasons))]))
-    if os.path.exists(dest) and os.listdir(dest) and not force:
-        raise BootError(f"venv: {dest} exists and is not empty (--force replaces it)")
+    if os.path.exists(dest) and os.listdir(dest):
+        if not force:
+            raise BootError(f"venv: {dest} exists and is not empty (--force replaces it)")
+        if not os.path.isfile(os.path.join(dest, "pyvenv.cfg")) or os.path.islink(dest):
+            raise BootError(
+                f"venv: {dest} is not a virtualenv (no pyvenv.cfg): --force only replaces a virtualenv"
+            )
     from .cache import WheelSource
 
     source = WheelSource(pex, info.distributions)
@@ -124,7 +130,7 @@ def install_wheel(data: bytes, filename: str, paths: dict[str, str], python: str
             "purelib": paths["purelib"],
             "platlib": paths["platlib"],
             "scripts": paths["scripts"],
-            "headers": os.path.join(paths["include"], name),
+            "headers": contained(paths["include"], name, "project name"),
             "data": paths["data"],
         }
         record: list[tuple[str, str, str]] = []
@@ -136,45 +142,46 @@ def install_wheel(data: bytes, filename: str, paths: dict[str, str], python: str
             if is_script and content.startswith((b"#!python", b"#!pythonw")):
                 end = content.find(b"\n")
                 content = b"#!" + python.encode() + (content[end:] if end >= 0 else b"\n")
-            mode = (member.external_attr >> 16) & 0o777
-            _write(target, content, 0o755 if is_script or mode & 0o111 else 0o644)
+            _write(target, content, is_script or bool((member.external_attr >> 16) & 0o111))
             record.append((_relative(target, base), _record_hash(content), str(len(content))))
         entry_points = os.path.join(base, dist_info, "entry_points.txt")
         for target, content in _console_scripts(entry_points, paths["scripts"], python):
-            _write(target, content, 0o755)
+            _write(target, content, executable=True)
             record.append((_relative(target, base), _record_hash(content), str(len(content))))
         installer = os.path.join(base, dist_info, "INSTALLER")
-        _write(installer, b"hatch-pex\n", 0o644)
+        _write(installer, b"hatch-pex\n")
         record.append((_relative(installer, base), _record_hash(b"hatch-pex\n"), "10"))
         record.append((f"{dist_info}/RECORD", "", ""))
         import csv
 
         text = io.StringIO()
         csv.writer(text, lineterminator="\n").writerows(record)
-        _write(os.path.join(base, dist_info, "RECORD"), text.getvalue().encode(), 0o644)
+        _write(os.path.join(base, dist_info, "RECORD"), text.getvalue().encode())
 
 
 def _target(member: str, data_dir: str, base: str, targets: dict[str, str]) -> tuple[str, bool]:
-    from .extract import target_path
-
-    target_path(member)  # rejects unsafe names
+    """Where a member goes: under its scheme directory for `.data/<scheme>/...`, else under `base`;
+    refused (naming it) when it would leave that directory."""
     if member.startswith(data_dir):
         kind, _, rest = member[len(data_dir) :].partition("/")
         if kind not in targets or not rest:
             raise BootError(f"wheel member {member!r}: unknown .data directory {kind!r}")
-        return os.path.join(targets[kind], *rest.split("/")), kind == "scripts"
-    return os.path.join(base, *member.split("/")), False
+        return contained(targets[kind], rest, "wheel member"), kind == "scripts"
+    return contained(base, member, "wheel member"), False
 
 
 def _relative(path: str, base: str) -> str:
     return os.path.relpath(path, base).replace(os.sep, "/")
 
 
-def _write(path: str, content: bytes, mode: int) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as file:
+def _write(path: str, content: bytes, executable: bool = False) -> None:
+    """A new file (an earlier one of that name is replaced, never written through), 0755 or 0644 with
+    the umask applied."""
+    make_dirs(os.path.dirname(path))
+    if os.path.lexists(path) and not os.path.isdir(path):
+        os.unlink(path)
+    with open(create(path, executable), "wb") as file:
         file.write(content)
-    os.chmod(path, mode)
 
 
 def _console_scripts(entry_points: str, scripts_dir: str, python: str) -> list[tuple[str, bytes]]:
@@ -193,5 +200,7 @@ def _console_scripts(entry_points: str, scripts_dir: str, python: str) -> list[t
             continue
         head = attrs.strip().split(".")[0]
         script = SCRIPT_TEMPLATE.format(python=python, module=module.strip(), head=head, call=attrs.strip())
-        out.append((os.path.join(scripts_dir, name), script.encode()))
+        if "/" in name or name in (".", ".."):
+            raise BootError(f"console script name {name!r} in {entry_points} is not a file name: refused")
+        out.append((contained(scripts_dir, name, "console script name"), script.encode()))
     return out
