@@ -28,7 +28,8 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -581,6 +582,25 @@ def write_htpasswd(path: Path, user: str, password: str) -> Path:
     htpasswd.set_password(user, password)
     htpasswd.save()
     return path
+
+
+@contextmanager
+def second_index(
+    own: Path, session_index: TestIndex, base: Path, login: tuple[str, str] | None = None
+) -> Iterator[TestIndex]:
+    """A pypiserver serving `own` and everything the session index serves, needing basic auth with
+    `login` (user, password) when given; its files under `base`; stopped on exit."""
+    password_file = write_htpasswd(base / "htpasswd", *login) if login else None
+    index = TestIndex(
+        directories=[own, *session_index.directories],
+        log_path=base / "pypiserver.log",
+        password_file=password_file,
+    )
+    index.start()
+    try:
+        yield index
+    finally:
+        index.stop()
 
 
 def free_port() -> int:

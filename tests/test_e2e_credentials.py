@@ -78,17 +78,8 @@ def secret_index(
     own = base / "own"
     own.mkdir()
     make_sdist(own)
-    password_file = helpers.write_htpasswd(base / "htpasswd", USER, PASSWORD)
-    index = helpers.TestIndex(
-        directories=[own, *test_index.directories],
-        log_path=base / "pypiserver.log",
-        password_file=password_file,
-    )
-    index.start()
-    try:
+    with helpers.second_index(own, test_index, base, (USER, PASSWORD)) as index:
         yield index
-    finally:
-        index.stop()
 
 
 class ProcessWatch(threading.Thread):

@@ -38,17 +38,8 @@ def private_index(
     make_wheel(
         own, "hp_mac_only", "1.0", {"hp_mac_only.py": "WHERE = 'linux'\n"}, tag="cp311-cp311-linux_x86_64"
     )
-    password_file = helpers.write_htpasswd(base / "htpasswd", USER, PASSWORD)
-    index = helpers.TestIndex(
-        directories=[own, *test_index.directories],
-        log_path=base / "pypiserver.log",
-        password_file=password_file,
-    )
-    index.start()
-    try:
+    with helpers.second_index(own, test_index, base, (USER, PASSWORD)) as index:
         yield index
-    finally:
-        index.stop()
 
 
 def test_multi_platform_file_runs_under_every_python(

@@ -144,12 +144,8 @@ def hostile_index(
     own = base / "wheels"
     own.mkdir()
     _hostile_wheels(own)
-    index = helpers.TestIndex(directories=[own, *test_index.directories], log_path=base / "pypiserver.log")
-    index.start()
-    try:
+    with helpers.second_index(own, test_index, base) as index:
         yield index
-    finally:
-        index.stop()
 
 
 def _hostile_pex(
