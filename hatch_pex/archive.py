@@ -103,15 +103,21 @@ def write_pex(output: str, *, shebang: str, members: list[Member], compression: 
     partial = os.path.join(directory, f".{os.path.basename(output)}{PARTIAL_MARKER}{os.getpid()}")
     date_time = time.gmtime(timestamp)[:6]
     try:
-        with _terminate_as_exception(), open(partial, "wb") as stream:
+        # A new file, never through a name planted in a shared dist/ (O_EXCL, no symlink followed);
+        # executable as far as the umask allows.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with _terminate_as_exception(), open(os.open(partial, flags, 0o755), "wb") as stream:
             stream.write(f"#!{shebang}\n".encode())
             with zipfile.ZipFile(stream, "w") as archive:
                 for member in sorted(members, key=lambda m: m.name):
                     _write_member(archive, member, date_time, compression)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(partial, 0o755)
         os.replace(partial, output)
+    except FileExistsError:
+        raise FileExistsError(
+            f"{partial} exists (a file or link someone else put there): not written"
+        ) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)

@@ -102,7 +102,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
     def _explained(self, action: Callable[[], str]) -> str:
         try:
             return action()
-        except (BuildError, LockError, ResolveError, TypeError, ValueError) as error:
+        except (BuildError, LockError, ResolveError, OSError, TypeError, ValueError) as error:
             # One clear paragraph, not a traceback; credentials never reach the message.
             self.app.abort(f"hatch-pex: {redact(str(error))}")
             raise  # pragma: no cover - abort exits

@@ -121,6 +121,28 @@ def test_stale_partial_files_are_removed(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path)) == ["app.pex"]
 
 
+def test_partial_file_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    """dist/ may be shared: a link planted at the partial file's name is not followed (the build
+    fails, naming it, and what the link points at is untouched)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / f".app.pex{archive.PARTIAL_MARKER}{os.getpid()}").symlink_to(victim)
+    with pytest.raises(FileExistsError, match=r"\.app\.pex\.partial-\d+ exists"):
+        write(dist, "app.pex", [archive.Member("a.txt", b"a")])
+    assert victim.read_text() == "precious\n" and not (dist / "app.pex").exists()
+
+
+def test_output_mode_follows_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        path = write(tmp_path, "app.pex", [archive.Member("a.txt", b"a")])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+
+
 def test_warm_path_members_are_stored() -> None:
     members = {m.name: m for m in archive.bootstrap_members()}
     assert not members["__main__.py"].compress
