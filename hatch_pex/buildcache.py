@@ -33,7 +33,7 @@ from functools import cache
 from typing import Any
 
 from .bootstrap import owned
-from .bootstrap.trust import create, make_dirs, open_owned, root_problem
+from .bootstrap.trust import create, make_dirs, open_owned, restrict, root_problem
 
 WHEELS = "wheels"
 BUILT = "built"
@@ -259,6 +259,4 @@ def _make_owned_dir(path: str) -> None:
     may write to (made by an older version under a 002 umask) loses that: what is below it is checked
     one by one anyway."""
     make_dirs(path)
-    st = os.lstat(path)
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o022:
-        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o022)
+    restrict(path)

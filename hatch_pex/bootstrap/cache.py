@@ -21,7 +21,7 @@ import time
 
 from . import configured_root, fallback_root, is_private_dir, owned
 from .log import BootError, log, since
-from .trust import NOFOLLOW, create, make_dirs, read_owned, root_problem
+from .trust import NOFOLLOW, create, make_dirs, read_owned, restrict, root_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,15 +41,11 @@ def verify(entry: str, files: Sequence[str], sizes: Sequence[int], mtimes: Seque
     (first problem only): each file there (not a symlink) with its size and modification time, and
     the entry, each file and each directory holding one owned by us or root and writable by nobody
     else. One stat per file and directory; the content is not read (docs/security.md says why)."""
+    fd, problem = _open_directory(entry)
+    if fd is None:
+        return problem
     try:
-        fd = os.open(entry, os.O_RDONLY | NOFOLLOW)
-    except OSError:
-        return f"{entry} is missing"
-    try:
-        if not owned(os.fstat(fd)):
-            return f"{entry} could be written by another user"
         stat = os.stat
-        directories = set()
         for name, size, mtime in zip(files, sizes, mtimes):
             try:
                 st = stat(name, dir_fd=fd, follow_symlinks=False)  # relative to the open entry
@@ -59,51 +55,58 @@ def verify(entry: str, files: Sequence[str], sizes: Sequence[int], mtimes: Seque
                 return f"{name} was changed since it was extracted ({st.st_size} bytes, {size} expected)"
             if not owned(st):
                 return f"{name} could be written by another user"
-            parent = name.rpartition("/")[0]
-            while parent and parent not in directories:  # every directory between entry and file
-                directories.add(parent)
-                parent = parent.rpartition("/")[0]
-        for name in directories:
-            try:
-                st = stat(name, dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                return f"{name}/ is missing"
-            if not owned(st):
-                return f"{name}/ could be written by another user"
+        return _directories_problem(fd, files)
     finally:
         os.close(fd)
-    return None
 
 
 def verify_site(site: str, links: Sequence[str]) -> str | None:
     """None when the site directory (and each directory in it) is ours and every link resolves (one
     stat, following the link, each)."""
+    fd, problem = _open_directory(site)
+    if fd is None:
+        return problem
     try:
-        fd = os.open(site, os.O_RDONLY | NOFOLLOW)
-    except OSError:
-        return f"{site} is missing"
-    try:
-        if not owned(os.fstat(fd)):
-            return f"{site} could be written by another user"
         stat = os.stat
-        directories = set()
         for name in links:
             try:
                 stat(name, dir_fd=fd)
             except OSError:
                 return f"{site}/{name} is missing"
-            parent = name.rpartition("/")[0]
-            while parent and parent not in directories:
-                directories.add(parent)
-                parent = parent.rpartition("/")[0]
-        for name in directories:
-            try:
-                if not owned(stat(name, dir_fd=fd, follow_symlinks=False)):
-                    return f"{site}/{name} could be written by another user"
-            except OSError:
-                return f"{site}/{name} is missing"
+        problem = _directories_problem(fd, links)
+        return f"{site}/{problem}" if problem else None
     finally:
         os.close(fd)
+
+
+def _open_directory(path: str) -> tuple[int | None, str | None]:
+    """(descriptor, None) of a directory that is ours (not through a symlink), else (None, why not)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+    except OSError:
+        return None, f"{path} is missing"
+    if owned(os.fstat(fd)):
+        return fd, None
+    os.close(fd)
+    return None, f"{path} could be written by another user"
+
+
+def _directories_problem(fd: int, names: Sequence[str]) -> str | None:
+    """None when every directory between the open directory `fd` and each of `names` is ours, else
+    what is wrong with the first that is not."""
+    directories: set[str] = set()
+    for name in names:
+        parent = name.rpartition("/")[0]
+        while parent and parent not in directories:
+            directories.add(parent)
+            parent = parent.rpartition("/")[0]
+    for name in directories:
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            return f"{name}/ is missing"
+        if not owned(st):
+            return f"{name}/ could be written by another user"
     return None
 
 
@@ -272,16 +275,10 @@ def _prepare(root: str) -> None:
 
 
 def _restrict(root: str) -> None:
-    """The root's directories that are ours but that group or others could write (made under a umask
-    of 002 by an earlier version) lose that: what is in them is checked item by item anyway."""
+    """The root and its directories, where they are ours but group or others could write them."""
     real = os.path.realpath(root)
     for path in (real, *(os.path.join(real, sub) for sub in SUBDIRECTORIES)):
-        try:
-            st = os.lstat(path)
-            if st.st_uid == os.getuid() and (st.st_mode & 0o170000) == 0o040000 and st.st_mode & 0o022:
-                os.chmod(path, st.st_mode & 0o7755)
-        except OSError:
-            pass
+        restrict(path)
 
 
 def new_tmp_dir(root: str, label: str) -> str:

@@ -143,14 +143,15 @@ def _listdir(path: str) -> list[str]:
 def _roots() -> list[str]:
     """The roots to show or prune: those that exist and that nobody else could have written."""
     roots = cache_roots()
-    trusted = []
+    trusted, refused = [], []
     for root in roots:
         problem = root_problem(root, SUBDIRECTORIES)
         if problem:
             sys.stdout.write(f"cache: {root} is not used: {problem}\n")
+            refused.append(root)
         elif os.path.isdir(root):
             trusted.append(root)
-    return trusted or ([] if root_problem(roots[0]) else roots[:1])
+    return trusted or [root for root in roots[:1] if root not in refused]
 
 
 def _mb(size: int) -> str:

@@ -157,13 +157,12 @@ def contained(base: str, relative: str, what: str = "name") -> str:
     return os.path.join(base, *safe_parts(relative, base, what))
 
 
-def check_all_owned(paths: Iterable[str]) -> str | None:
-    """None when every path (lstat: a symlink fails) is owned as `owned` wants, else the first that is not."""
-    for path in paths:
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return f"{path} is missing"
-        if not owned(st):
-            return f"{path} is owned by uid {st.st_uid} with mode {st.st_mode & 0o177777:o}"
-    return None
+def restrict(directory: str) -> None:
+    """Takes the group and other write bits off a directory of ours (one made under a umask of 002 by
+    an earlier version): what is in it is checked item by item anyway. Nothing else is touched."""
+    try:
+        st = os.lstat(directory)
+        if st.st_uid == os.getuid() and (st.st_mode & 0o170000) == 0o040000 and st.st_mode & 0o022:
+            os.chmod(directory, st.st_mode & 0o7755)
+    except OSError:
+        pass
