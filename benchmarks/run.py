@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Benchmark hatch-pex against the PEX CLI, shiv and plain venvs: start time (warm and first),
-build time and size, for one fixture app. Writes docs/benchmarks.md and docs/benchmarks.png.
+build time and size, for the small fixture app; with `--large`, for the large-closure app (torch,
+numpy, pandas, scipy, pyarrow), with the memory of each start and build too. Writes
+docs/benchmarks.md (both apps) and docs/benchmarks.png (the small app's chart).
 
     python3 benchmarks/run.py [--quick] [--warm-rounds N] [--cold-rounds N] [--build-rounds N]
+    python3 benchmarks/run.py --large [--quick]   # the large app (about 25 minutes; --quick: 13-15)
     python3 benchmarks/run.py --baseline REV   # also hatch-pex@REV: the plugin at REV, before vs after
 
 Everything it installs (pex, shiv, hatch, matplotlib, this repository's plugin) goes into a private
@@ -19,37 +22,61 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.builds import BuildRecord, measure_builds
-from harness.contenders import CONTENDERS, HATCH_PEX, HATCH_PEX_ONE_VERSION, VENV, Contender, artifact_size
+from harness.contenders import HATCH_PEX, HATCH_PEX_ONE_VERSION, VENV, Contender, artifact_size
 from harness.document import render_document
 from harness.facts import collect_facts
-from harness.measure import Launch, measure_first_starts, measure_warm_starts
+from harness.measure import (
+    VARIANTS,
+    Launch,
+    StartRecord,
+    empty_samples,
+    measure_first_starts,
+    measure_warm_starts,
+)
 from harness.progress import log
-from harness.report import BARE_PYTHON, BARE_VENV_PYTHON, tables
-from harness.results import MEASURED, NOT_BUILT, Outcome, Results
+from harness.report import BARE_PYTHON, BARE_VENV_PYTHON, large_tables, tables
+from harness.results import DOES_NOT_RUN, MEASURED, NOT_BUILT, Outcome, Results
 from harness.revision import Revision, prepare_revision, resolve_revision, revision_contender
+from harness.scenario import LARGE, SMALL, Scenario
 from harness.shell import CommandFailed, clean_environment, run
 from harness.toolchain import ensure_tools, find_interpreter, install_plugin, interpreter_version
 from harness.workspace import BENCHMARKS_DIR, REPO_ROOT, Workspace
 
-FULL_ROUNDS = {"warm": 15, "cold": 7, "build": 3}
-QUICK_ROUNDS = {"warm": 5, "cold": 3, "build": 1}
+
+def rounds_help(kind: str) -> str:
+    return f"(default {SMALL.full_rounds[kind]}; --large: {LARGE.full_rounds[kind]})"
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help=f"fewer rounds: {QUICK_ROUNDS}")
-    parser.add_argument("--warm-rounds", type=int, help=f"warm-start rounds (default {FULL_ROUNDS['warm']})")
-    parser.add_argument("--cold-rounds", type=int, help=f"first-start rounds (default {FULL_ROUNDS['cold']})")
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="the large-closure app (benchmarks/app-large/) instead of the small one; results in "
+        f"{LARGE.results_name}, its tables on the same page",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"fewer rounds: {SMALL.quick_rounds} (--large: {LARGE.quick_rounds})",
+    )
+    parser.add_argument("--warm-rounds", type=int, help=f"warm-start rounds {rounds_help('warm')}")
+    parser.add_argument("--cold-rounds", type=int, help=f"first-start rounds {rounds_help('cold')}")
     parser.add_argument(
         "--build-rounds",
         type=int,
-        help=f"cold builds and warm rebuilds each (default {FULL_ROUNDS['build']})",
+        help=f"cold builds and warm rebuilds each (--large: warm rebuilds only) {rounds_help('build')}",
+    )
+    parser.add_argument(
+        "--variants",
+        help=f"comma-separated subset of: {', '.join(VARIANTS)} (default: both; --large: default)",
     )
     parser.add_argument("--python", help="the CPython 3.11 to use (default: `pyenv prefix 3.11`, python3.11)")
-    keys = ", ".join(contender.key for contender in CONTENDERS)
-    parser.add_argument("--contenders", help=f"comma-separated subset of: {keys}")
+    keys = ", ".join(contender.key for contender in SMALL.contenders)
+    large_keys = ", ".join(contender.key for contender in LARGE.contenders)
+    parser.add_argument("--contenders", help=f"comma-separated subset of: {keys} (--large: {large_keys})")
     parser.add_argument(
         "--baseline",
         metavar="REV",
@@ -64,13 +91,18 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help="redraw the page and chart from the last run's results.json, measure nothing",
+        help=f"redraw the page and chart from the last runs' {SMALL.results_name} and "
+        f"{LARGE.results_name}, measure nothing",
     )
     return parser.parse_args(argv)
 
 
-def chosen_rounds(options: argparse.Namespace) -> dict[str, int]:
-    rounds = dict(QUICK_ROUNDS if options.quick else FULL_ROUNDS)
+def chosen_scenario(options: argparse.Namespace) -> Scenario:
+    return LARGE if options.large else SMALL
+
+
+def chosen_rounds(options: argparse.Namespace, scenario: Scenario) -> dict[str, int]:
+    rounds = dict(scenario.quick_rounds if options.quick else scenario.full_rounds)
     for kind in rounds:
         explicit = getattr(options, f"{kind}_rounds")
         if explicit is not None:
@@ -78,19 +110,31 @@ def chosen_rounds(options: argparse.Namespace) -> dict[str, int]:
     return rounds
 
 
-def available_contenders(before: Contender | None) -> list[Contender]:
+def chosen_variants(options: argparse.Namespace, scenario: Scenario) -> tuple[str, ...]:
+    if not options.variants:
+        return scenario.variants
+    wanted = [variant.strip() for variant in options.variants.split(",")]
+    unknown = set(wanted) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants: {', '.join(sorted(unknown))}")
+    return tuple(variant for variant in VARIANTS if variant in wanted)
+
+
+def available_contenders(scenario: Scenario, before: Contender | None) -> list[Contender]:
     """Every contender, with the baseline's (if any) right after the `hatch-pex` it is compared with."""
     available: list[Contender] = []
-    for contender in CONTENDERS:
+    for contender in scenario.contenders:
         available.append(contender)
         if contender.key == HATCH_PEX and before is not None:
             available.append(before)
     return available
 
 
-def chosen_contenders(options: argparse.Namespace, before: Contender | None) -> list[Contender]:
+def chosen_contenders(
+    options: argparse.Namespace, scenario: Scenario, before: Contender | None
+) -> list[Contender]:
     """`--contenders` (default: all); the baseline and `hatch-pex` always, when there is a baseline."""
-    available = available_contenders(before)
+    available = available_contenders(scenario, before)
     if not options.contenders:
         return available
     wanted = {key.strip() for key in options.contenders.split(",")}
@@ -102,9 +146,16 @@ def chosen_contenders(options: argparse.Namespace, before: Contender | None) -> 
     return [contender for contender in available if contender.key in wanted]
 
 
-def start_launches(record: BuildRecord, contenders: Sequence[Contender], interpreter: Path) -> list[Launch]:
+def start_launches(
+    record: BuildRecord, contenders: Sequence[Contender], interpreter: Path, scenario: Scenario
+) -> list[Launch]:
+    app = scenario.app
     return [
-        Launch(contender.key, contender.launch_command(interpreter, record.artifacts[contender.key]))
+        Launch(
+            contender.key,
+            contender.launch_command(interpreter, record.artifacts[contender.key], app),
+            app.success_marker,
+        )
         for contender in record.standing(contenders)
     ]
 
@@ -135,7 +186,7 @@ def prepare_plugin(workspace: Workspace) -> str | None:
 
 
 def preparation_problems(
-    workspace: Workspace, interpreter: Path, revision: Revision | None
+    workspace: Workspace, interpreter: Path, revision: Revision | None, scenario: Scenario
 ) -> dict[str, str]:
     """Install the plugin and prepare the baseline's; why a contender cannot be built, by key."""
     problems: dict[str, str] = {}
@@ -143,7 +194,7 @@ def preparation_problems(
     if plugin_problem:
         problems.update(dict.fromkeys((HATCH_PEX, HATCH_PEX_ONE_VERSION), plugin_problem))
     if revision is not None:
-        revision_problem = prepare_revision(workspace, revision, interpreter)
+        revision_problem = prepare_revision(workspace, revision, interpreter, scenario.app)
         if revision_problem:
             problems[revision.key] = revision_problem
     return problems
@@ -155,13 +206,23 @@ def build_all(
     contenders: list[Contender],
     rounds: int,
     revision: Revision | None,
+    scenario: Scenario,
 ) -> BuildRecord:
     """Install the plugin (and the baseline's), then build every contender; one whose plugin does
     not install is "not built"."""
-    problems = preparation_problems(workspace, interpreter, revision)
+    problems = preparation_problems(workspace, interpreter, revision, scenario)
     workspace.reset_run_state()
     buildable = [contender for contender in contenders if contender.key not in problems]
-    record = measure_builds(workspace, interpreter, buildable, rounds, rounds)
+    record = measure_builds(
+        workspace,
+        interpreter,
+        buildable,
+        rounds if scenario.cold_builds else 0,
+        rounds,
+        scenario.app,
+        memory=scenario.memory,
+        verify=scenario.verify,
+    )
     for contender in contenders:
         if contender.key in problems:
             record.fail(contender.key, NOT_BUILT, problems[contender.key])
@@ -172,24 +233,74 @@ def this_command() -> str:
     return "python3 benchmarks/run.py" + "".join(f" {shlex.quote(argument)}" for argument in sys.argv[1:])
 
 
-def measure(options: argparse.Namespace, rounds: dict[str, int], workspace: Workspace) -> Results:
+def memory_samples(
+    record: BuildRecord, warm: StartRecord, first: StartRecord
+) -> dict[str, dict[str, object]]:
+    """What results.json keeps of the memory: bytes, by measure, then as the times are."""
+    return {
+        "warm": {"anonymous": warm.anonymous, "rss": warm.rss},
+        "first": {"anonymous": first.anonymous, "rss": first.rss},
+        "build": {"anonymous": record.anonymous, "rss": record.rss},
+    }
+
+
+def previous_hatch_pex(workspace: Workspace, scenario: Scenario) -> dict[str, object] | None:
+    """The hatch-pex file of the last run of this app (its size, revision and date), if there was one."""
+    path = workspace.results_file_for(scenario.results_name)
+    if not path.is_file():
+        return None
+    try:
+        previous = Results.load(path)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    ours = previous.outcome(HATCH_PEX)
+    if ours is None or ours.size_bytes is None:
+        return None
+    return {
+        "size_bytes": ours.size_bytes,
+        "revision": previous.meta.get("revision"),
+        "date": previous.meta.get("date"),
+    }
+
+
+def measure(
+    options: argparse.Namespace, scenario: Scenario, rounds: dict[str, int], workspace: Workspace
+) -> Results:
     revision = resolve_revision(options.baseline) if options.baseline else None
-    before = revision_contender(workspace, revision) if revision is not None else None
-    contenders = chosen_contenders(options, before)
+    before = revision_contender(workspace, revision, scenario.app) if revision is not None else None
+    contenders = chosen_contenders(options, scenario, before)
+    variants = chosen_variants(options, scenario)
+    previous = previous_hatch_pex(workspace, scenario)
     interpreter = find_interpreter(options.python)
     log(f"interpreter: {interpreter}")
     log("tools venv: pex, shiv, hatch, matplotlib (installed on the first run only), then the plugin")
     ensure_tools(workspace, interpreter, options.reinstall_tools)
-    record = build_all(workspace, interpreter, contenders, rounds["build"], revision)
-    launches = start_launches(record, contenders, interpreter)
-    references = reference_launches(record, interpreter)
-    warm = measure_warm_starts(workspace, [*launches, *references], rounds["warm"])
-    first = measure_first_starts(workspace, launches, rounds["cold"])
-    meta = collect_facts(workspace, interpreter, interpreter_version(interpreter), this_command(), rounds)
+    record = build_all(workspace, interpreter, contenders, rounds["build"], revision, scenario)
+    launches = start_launches(record, contenders, interpreter, scenario)
+    references = reference_launches(record, interpreter) if scenario.references else []
+    # The large app: the warm starts' priming runs are the first round of first starts.
+    first = StartRecord(empty_samples(launches, variants)) if scenario.first_start_primes_warm else None
+    warm = measure_warm_starts(
+        workspace, [*launches, *references], rounds["warm"], variants, scenario.memory, first
+    )
+    for key, detail in warm.failed.items():
+        record.fail(key, DOES_NOT_RUN, detail)
+    launches = [launch for launch in launches if launch.key not in warm.failed]
+    first = measure_first_starts(
+        workspace, launches, rounds["cold"], variants, scenario.memory, scenario.first_start_warm_up, first
+    )
+    meta = collect_facts(
+        workspace, interpreter, interpreter_version(interpreter), this_command(), rounds, scenario.app
+    )
+    meta["app"] = scenario.app.key
+    meta["variants"] = list(variants)
+    if previous is not None:
+        meta["previous_hatch_pex"] = previous
     if revision is not None:
         meta["baseline"] = revision.facts()
     outcomes = [outcome(record, contender) for contender in contenders]
-    return Results(meta, outcomes, warm, first, record.cold, record.warm)
+    memory = memory_samples(record, warm, first) if scenario.memory else {}
+    return Results(meta, outcomes, warm.seconds, first.seconds, record.cold, record.warm, memory)
 
 
 def draw_chart(workspace: Workspace, chart: Path) -> None:
@@ -207,24 +318,40 @@ def draw_chart(workspace: Workspace, chart: Path) -> None:
     run(command, environment, cwd=BENCHMARKS_DIR)
 
 
-def publish(results: Results, workspace: Workspace, options: argparse.Namespace) -> None:
-    print("\n".join(tables(results)))
-    draw_chart(workspace, options.chart)
-    chart_link = os.path.relpath(options.chart.resolve(), options.markdown.resolve().parent)
+def load_results(workspace: Workspace, scenario: Scenario) -> Results | None:
+    path = workspace.results_file_for(scenario.results_name)
+    return Results.load(path) if path.is_file() else None
+
+
+def publish(workspace: Workspace, options: argparse.Namespace, measured: Scenario | None) -> None:
+    """Print the tables of the app just measured (of both, with --report-only) and write the page
+    from both apps' results files; the small app's chart is redrawn when it has results."""
+    small, large = load_results(workspace, SMALL), load_results(workspace, LARGE)
+    if small is None and large is None:
+        raise SystemExit(f"no results in {workspace.root}: run the benchmark first")
+    if small is not None and measured in (None, SMALL):
+        print("\n".join(tables(small)))
+    if large is not None and measured in (None, LARGE):
+        print("\n".join(large_tables(large)))
+    chart_link = None
+    if small is not None:
+        draw_chart(workspace, options.chart)
+        chart_link = os.path.relpath(options.chart.resolve(), options.markdown.resolve().parent)
     options.markdown.parent.mkdir(parents=True, exist_ok=True)
-    options.markdown.write_text(render_document(results, chart_link))
-    log(f"wrote {options.markdown} and {options.chart}")
+    options.markdown.write_text(render_document(small, large, chart_link))
+    log(f"wrote {options.markdown}" + (f" and {options.chart}" if small is not None else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     options = parse_arguments(argv)
     workspace = Workspace(options.work_dir.resolve())
     if options.report_only:
-        results = Results.load(workspace.results_file)
-    else:
-        results = measure(options, chosen_rounds(options), workspace)
-        results.save(workspace.results_file)
-    publish(results, workspace, options)
+        publish(workspace, options, None)
+        return
+    scenario = chosen_scenario(options)
+    results = measure(options, scenario, chosen_rounds(options, scenario), workspace)
+    results.save(workspace.results_file_for(scenario.results_name))
+    publish(workspace, options, scenario)
 
 
 if __name__ == "__main__":

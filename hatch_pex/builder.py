@@ -132,6 +132,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 find_python=find_python,
             )
             served = self._served(platforms, closure.left_out)
+            if self.config.exclude:
+                closure = self._excluded(closure, served)
             self._warn_about_size(served, closure)
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
@@ -201,6 +203,36 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                     f"{redact(left_out[platform.text])}"
                 )
         return served
+
+    def _excluded(self, closure: Closure, served: list[Platform]) -> Closure:
+        """The closure without the `exclude`d distributions and what only they need (exclude.py)."""
+        from .exclude import prune, requirements_file_lines
+
+        config = self.config
+        project = str(canonicalize_name(self.metadata.core.name))
+        roots = [
+            f"{project}[{','.join(config.features)}]" if config.features else project,
+            *config.requirements,
+            *config.dependency_group_requirements,
+            *requirements_file_lines(config.requirements_files),
+        ]
+        pruned = prune(closure, served, roots, config.exclude)
+        unknown = [name for name in config.exclude if name not in pruned.found]
+        if unknown:
+            held = sorted({d.name for d in closure.distributions} - {project})
+            raise BuildError(
+                f"Field `tool.hatch.build.targets.{self.PLUGIN_NAME}.exclude` names "
+                f"{', '.join(repr(n) for n in unknown)}, which the dependency closure does not hold for "
+                f"any platform the file serves (it holds: {', '.join(held) or 'nothing but the project'})"
+            )
+        grouped: dict[tuple[str, ...], list[Platform]] = {}  # one line per distinct list
+        for platform in served:
+            grouped.setdefault(tuple(pruned.left_out.get(platform.text, [])), []).append(platform)
+        for left_out, where in grouped.items():
+            self.app.display_info(
+                f"hatch-pex: left out of the file for {_described(where)}: {', '.join(left_out) or 'nothing'}"
+            )
+        return pruned.closure
 
     def _warn_about_size(self, served: list[Platform], closure: Closure) -> None:
         """Serving more versions can multiply a native-heavy closure (torch: ~190 MB per version)."""
@@ -274,7 +306,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         requirements = list(core.dependencies)
         for feature in self.config.features:
             requirements += core.optional_dependencies[feature]
-        return requirements + self.config.requirements
+        return requirements + self.config.requirements + self.config.dependency_group_requirements
 
     def _lock_inputs(self) -> str:
         config = self.config
@@ -349,7 +381,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
     def _requirements(self, project_wheel: str) -> list[str]:
         features = self.config.features
         project = f"{project_wheel}[{','.join(features)}]" if features else project_wheel
-        return [project, *self.config.requirements]
+        return [project, *self.config.requirements, *self.config.dependency_group_requirements]
 
     def _resolve_options(self) -> ResolveOptions:
         config = self.config
@@ -412,10 +444,17 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "python_versions": sorted({p.python_version for p in served}, key=version_key),
             "inherit_path": self.config.inherit_path,
             "inject_env": self.config.env,
+            # PEX's `inject_args`: put before the user's arguments when the entry point runs.
+            "inject_args": self.config.args,
             "requirements": [
                 f"{project_requirement}=={metadata.version}",
                 *(_public_requirement(r) for r in self.config.requirements),
+                *(_public_requirement(r) for r in self.config.dependency_group_requirements),
             ],
+            # PEX's `excluded`: left out of the file with what only they need; the runtime does not
+            # miss them (it checks no requirement), so they may come from PEX_EXTRA_SYS_PATH or the
+            # interpreter's site-packages (inherit_path).
+            "excluded": self.config.exclude,
             "distributions": {d.filename: d.sha256 for d in distributions},
             "requires_python": requires_python,
             "platforms": [p.text for p in served],

@@ -144,6 +144,62 @@ class PexBuilderConfig(BuilderConfig):
         return values
 
     @cached_property
+    def dependency_groups(self) -> list[str]:
+        """PEP 735 groups of the project's `[dependency-groups]` to include (normalized names)."""
+        from .groups import normalize
+
+        key = "dependency-groups"
+        names = self._strings(key)
+        self._dependency_group_requirements(names)
+        normalized = [normalize(name) for name in names]
+        if len(set(normalized)) != len(normalized):
+            raise ValueError(f"Field `{self._field(key)}` names a group twice (names compare normalized)")
+        return normalized
+
+    @cached_property
+    def dependency_group_requirements(self) -> list[str]:
+        """The requirements of the `dependency-groups`, includes followed."""
+        return self._dependency_group_requirements(self.dependency_groups)
+
+    def _dependency_group_requirements(self, names: list[str]) -> list[str]:
+        from .groups import GroupError, expand, group_table
+
+        if not names:
+            return []
+        try:
+            return expand(group_table(self.builder.metadata.config), names)
+        except GroupError as error:
+            raise ValueError(f"Field `{self._field('dependency-groups')}`: {error}") from None
+
+    @cached_property
+    def exclude(self) -> list[str]:
+        """Normalized names of the distributions to leave out, with whatever only they need."""
+        from packaging.utils import canonicalize_name
+
+        from .groups import is_valid_name
+
+        key = "exclude"
+        values = self._strings(key)
+        names = []
+        for number, value in enumerate(values, 1):
+            if not is_valid_name(value):
+                raise ValueError(
+                    f"Entry #{number} of field `{self._field(key)}` must be a distribution name such as "
+                    f"'requests', not {value!r} (this table's `exclude` names distributions to leave out "
+                    f"of the .pex; the project wheel's files are chosen by the wheel target)"
+                )
+            name = str(canonicalize_name(value))
+            if name == canonicalize_name(self.builder.metadata.core.name):
+                raise ValueError(
+                    f"Field `{self._field(key)}` names the project itself ({value!r}): only its "
+                    f"dependencies can be excluded"
+                )
+            if name in names:
+                raise ValueError(f"Field `{self._field(key)}` names {value!r} twice")
+            names.append(name)
+        return sorted(names)
+
+    @cached_property
     def requirements_files(self) -> list[str]:
         return self._existing_files("requirements-files")
 
@@ -203,6 +259,29 @@ class PexBuilderConfig(BuilderConfig):
                 ) from None
             constraints.append(spec)
         return constraints
+
+    @cached_property
+    def args(self) -> list[str]:
+        """Arguments put before the user's own when the entry point runs (PEX's `inject_args`)."""
+        key = "args"
+        value = self.target_config.get(key, [])
+        if not isinstance(value, list):
+            raise TypeError(f"Field `{self._field(key)}` must be an array of strings")
+        for number, item in enumerate(value, 1):
+            if not isinstance(item, str):
+                raise TypeError(
+                    f"Entry #{number} of field `{self._field(key)}` must be a string, not {item!r}"
+                )
+            if "\0" in item:
+                raise ValueError(
+                    f"Entry #{number} of field `{self._field(key)}` must not contain a NUL character"
+                )
+        if value and self.entry_selection is None and not self.builder.metadata.core.scripts:
+            raise ValueError(
+                f"Field `{self._field(key)}` needs something to run: the project has no scripts, so the "
+                f".pex is an interpreter; set `{self._field('entry-point')}`, `module` or `script`"
+            )
+        return list(value)
 
     @cached_property
     def inherit_path(self) -> str:
@@ -336,8 +415,8 @@ class PexBuilderConfig(BuilderConfig):
 
     @cached_property
     def compression(self) -> int:
-        """Deflate level 0-9 for the archive's own members; 0 means stored."""
-        value = self.target_config.get("compression", 6)
+        """Deflate level 0-9 of the wheels in the archive; 0 (the default) stores them as they are."""
+        value = self.target_config.get("compression", 0)
         if isinstance(value, str) and value in COMPRESSION_NAMES:
             return COMPRESSION_NAMES[value]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
@@ -382,6 +461,8 @@ _OWN_KEYS = (
     "script",
     "scripts",
     "features",
+    "dependency-groups",
+    "exclude",
     "requirements",
     "requirements-files",
     "constraints-files",
@@ -389,6 +470,7 @@ _OWN_KEYS = (
     "interpreter-constraints",
     "inherit-path",
     "env",
+    "args",
     "index-url",
     "extra-index-urls",
     "find-links",
@@ -403,7 +485,10 @@ _OWN_KEYS = (
     "compression",
     "output-name",
 )
-# Keys every hatch target accepts (hatchling's BuilderConfig validates them itself).
+# Keys every hatch target accepts (hatchling's BuilderConfig validates them itself). Not `exclude`:
+# in this table it names distributions (PEX's `--exclude`); hatchling reads a target's file patterns
+# only for the files a target collects itself, and this one collects none (the project wheel is built
+# by the wheel target, with the wheel target's `include` and `exclude`).
 _HATCH_KEYS = {
     "dependencies",
     "require-runtime-dependencies",
@@ -413,7 +498,6 @@ _HATCH_KEYS = {
     "hooks",
     "versions",
     "include",
-    "exclude",
     "artifacts",
     "packages",
     "only-include",

@@ -55,7 +55,7 @@ def make_pex(
     inherit_path: str = "false",
     inject_env: dict[str, str] | None = None,
     project: str = "app",
-    compress_bootstrap: bool = False,
+    compression: int = 0,
     with_pex_hash: bool = True,
     requires_python: dict[str, str] | None = None,
     platform_distributions: dict[str, list[str]] | None = None,
@@ -84,7 +84,7 @@ def make_pex(
         str(out),
         shebang="/usr/bin/env python3",
         members=[*members, archive.pex_info_member(info)],
-        compression=6 if compress_bootstrap else 0,
+        compression=compression,
         timestamp=float(archive.zip_timestamp(True)),
     )
     return out
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--entry-point")
     parser.add_argument("--constraint", action="append", default=[])
     parser.add_argument("--inherit-path", default="false")
-    parser.add_argument("--compress-bootstrap", action="store_true")
+    parser.add_argument("--compression", type=int, default=0)
     parser.add_argument("--app", help="also make an app wheel: NAME=module:func body given via --app-code")
     parser.add_argument("--app-code", default="")
     args = parser.parse_args()
@@ -120,7 +120,7 @@ def main() -> None:
         args.entry_point,
         args.constraint,
         args.inherit_path,
-        compress_bootstrap=args.compress_bootstrap,
+        compression=args.compression,
     )
 
 

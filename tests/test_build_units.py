@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -364,3 +366,64 @@ def test_cache_slot_owned_by_another_user_is_not_used(tmp_path: Path) -> None:
     cache, stored = stored_build(tmp_path)
     os.chown(stored, 65534, 65534)
     assert buildcache.cached_build(cache, EXPECTED, IDENTITY) is None
+
+
+def _layout_sample(path: Path, split: bool) -> str:
+    """A small file in the given layout: two wheel-like members, then a runtime package and a
+    __main__.py that imports it and prints which members zipimport sees."""
+    from hatch_pex.ziplayout import ZipWriter
+
+    main = (
+        b"import os, sys, zipimport\n"
+        b"here = os.path.dirname(__file__)\n"
+        b"sys.path.insert(0, os.path.join(here, '.bootstrap'))\n"
+        b"import runtime_pkg\n"
+        b"seen = zipimport.zipimporter(here)\n"
+        b"try:\n    seen.get_data('.deps/a-1.0-py3-none-any.whl'); wheels = 'wheels seen'\n"
+        b"except OSError:\n    wheels = 'wheels unseen'\n"
+        b"print(runtime_pkg.VALUE, wheels)\n"
+    )
+    with open(path, "w+b") as stream:
+        stream.write(b"#!/usr/bin/env python3\n")
+        writer = ZipWriter(stream, (2020, 2, 2, 0, 0, 0))
+        writer.add(".deps/a-1.0-py3-none-any.whl", [b"A" * 70000], 70000, 0)
+        writer.add(".deps/b-1.0-py3-none-any.whl", [b"B" * 5000, b"b" * 5000], 10000, 6)
+        writer.add(".bootstrap/runtime_pkg/__init__.py", [b"VALUE = 'runtime ok'\n"], 21, 6)
+        writer.add("__main__.py", [main], len(main), 0)
+        return writer.finish(lambda name: not name.startswith(".deps/"), split=split)
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_zip_layouts_start_under_every_python_and_zipfile_reads_every_member(
+    tmp_path: Path, split: bool, interpreters: dict[str, Path]
+) -> None:
+    """The split layout (used past 4 GiB) on a small file: zipimport before 3.13 sees the runtime's
+    directory only, 3.13 and zipfile the full one; every interpreter starts it."""
+    path = tmp_path / "sample.pex"
+    assert _layout_sample(path, split) == ("split" if split else "classic")
+    with zipfile.ZipFile(path) as result:
+        assert result.testzip() is None
+        assert result.read(".deps/a-1.0-py3-none-any.whl") == b"A" * 70000
+        assert result.read(".deps/b-1.0-py3-none-any.whl") == b"B" * 5000 + b"b" * 5000
+        assert [i.filename for i in result.infolist()][-1] == "__main__.py"
+    assert interpreters
+    for version, python in interpreters.items():
+        out = subprocess.run([str(python), str(path)], capture_output=True, text=True, check=True).stdout
+        zip64_reader = tuple(map(int, version.split("."))) >= (3, 13)
+        seen = "wheels seen" if zip64_reader or not split else "wheels unseen"
+        assert out == f"runtime ok {seen}\n", version
+    if shutil.which("unzip"):
+        listing = subprocess.run(["unzip", "-l", str(path)], capture_output=True, text=True).stdout
+        assert ("a-1.0-py3-none-any.whl" in listing) is not split and "__main__.py" in listing
+
+
+def test_split_layout_refuses_a_runtime_that_is_not_last(tmp_path: Path) -> None:
+    from hatch_pex.ziplayout import ZipTooLarge, ZipWriter
+
+    with open(tmp_path / "x.zip", "w+b") as stream:
+        writer = ZipWriter(stream, (2020, 2, 2, 0, 0, 0))
+        writer.add("__main__.py", [b"pass\n"], 5, 0)
+        writer.add(".deps/a.whl", [b"a"], 1, 0)
+        writer.add("PEX-INFO", [b"{}"], 2, 0)
+        with pytest.raises(ZipTooLarge, match="not the last ones written"):
+            writer.finish(lambda name: not name.startswith(".deps/"), split=True)

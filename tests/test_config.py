@@ -42,7 +42,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.interpreter_constraints == [">=3.9"]
     assert config.inherit_path == "false"
     assert config.env == {}
-    assert config.compression == 6
+    assert config.compression == 0
     assert config.platforms == ["current"]
     assert config.reproducible is True
     assert config.output_name == "{name}-{version}"
@@ -67,7 +67,7 @@ def test_accepted_values(tmp_path: Path) -> None:
             "index-url": "https://user:secret@example.invalid/simple",
             "find-links": ["wheels"],
             "no-index": True,
-            "compression": "stored",
+            "compression": "deflated",
             "platforms": ["current", "linux_x86_64-cp-3.11-cp311"],
             "lock": "locks/pylock.prod.toml",
             "resolver": "uv",
@@ -82,7 +82,7 @@ def test_accepted_values(tmp_path: Path) -> None:
     assert list(config.env) == ["A", "B"]
     assert config.requirements_files == [str(tmp_path / "reqs.txt")]
     assert config.find_links == [str(tmp_path / "wheels")]
-    assert config.compression == 0
+    assert config.compression == 6
     assert config.lock == str(tmp_path / "locks" / "pylock.prod.toml")
     assert config.resolver == "uv"
     assert config.python_versions == ["3.11", "3.13"]

@@ -30,6 +30,7 @@ from hatch_pex.bootstrap import (
     wheels,
 )
 from hatch_pex.bootstrap.bytecode import CachingSourceLoader, path_hook, pyc_header
+from hatch_pex.bootstrap.extract import WheelSource
 from hatch_pex.bootstrap.interpreter import version_string
 from hatch_pex.bootstrap.log import BootError
 
@@ -318,7 +319,7 @@ def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
     for sub in ("installs", "tmp"):
         (root / sub).mkdir(parents=True)
     sha = boot_hash(dep)
-    source = cache.WheelSource(str(pex), {dep.name: sha})
+    source = WheelSource(str(pex), {dep.name: sha})
     files, sizes, mtimes = cache.ensure_entry(str(root), sha, dep.name, source)
     entry_dir = root / "installs" / sha
     assert "tinydep.py" in files and (entry_dir / cache.MANIFEST).is_file()
@@ -327,9 +328,11 @@ def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
     cache.ensure_entry(str(root), sha, dep.name, source)
     assert (entry_dir / "tinydep.py").read_text() == "WHERE = 'pex'\n"
     assert os.listdir(root / "tmp") == []
-    bad = cache.WheelSource(str(pex), {dep.name: "0" * 64})
+    bad = WheelSource(str(pex), {dep.name: "0" * 64})
     with pytest.raises(BootError, match="damaged"):
-        bad.read(dep.name)
+        cache.ensure_entry(str(root), "0" * 64, dep.name, bad)
+    assert not (root / "installs" / ("0" * 64)).exists() and os.listdir(root / "tmp") == []
+    bad.close()
     source.close()
 
 
@@ -441,7 +444,7 @@ def test_unpack_keeps_exec_bits(tmp_path: Path) -> None:
     )
     dest = tmp_path / "out"
     dest.mkdir()
-    files = {name: size for name, size, _ in extract.unpack(wheel.read_bytes(), str(dest))}
+    files = {name: size for name, size, _ in extract.unpack_file(str(wheel), str(dest))}
     assert "w/extra.py" in files and "w-1.data/scripts/go" in files
     assert os.stat(dest / "w-1.data" / "scripts" / "go").st_mode & 0o111
     assert not os.stat(dest / "w" / "__init__.py").st_mode & 0o111

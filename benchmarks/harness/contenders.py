@@ -1,4 +1,5 @@
-"""The seven ways of shipping the fixture app, how each is built and how each is started."""
+"""The fixture apps, the ways of shipping each (the small app eight ways, the large one six), how each
+is built and how each is started."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .shell import clean_environment, run
-from .workspace import REPO_ROOT, Workspace
+from .workspace import BENCHMARKS_DIR, REPO_ROOT, Workspace
 
 APP_SCRIPT = "bench-app"
 APP_ARGUMENTS = ("--name", "bench")
@@ -17,13 +18,43 @@ SUCCESS_MARKER = "bench-app ok"
 
 
 @dataclass(frozen=True)
+class App:
+    """A fixture project: its directory, the console script every contender runs (with `arguments`),
+    the line that script prints last when all went well, and the PEX CLI's extra resolver options."""
+
+    key: str
+    directory: Path
+    script: str
+    pex_resolver_arguments: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = APP_ARGUMENTS
+
+    @property
+    def success_marker(self) -> str:
+        return f"{self.script} ok"
+
+
+SMALL_APP = App("small", BENCHMARKS_DIR / "app", APP_SCRIPT)
+# torch==2.13.0+cpu comes from this machine's pip configuration (find-links /opt/wheels): pip, shiv
+# and hatch-pex read it; the PEX CLI runs pip `--isolated`, so it is given the find-links. Its
+# vendored pip (20.3.4) resolves torch 2.14.1 (with CUDA) against that pin and fails, and `latest`
+# (26.2.2) is not on this machine's index: a newer pip it knows and can bootstrap.
+LARGE_APP = App(
+    "large",
+    BENCHMARKS_DIR / "app-large",
+    "bench-app-large",
+    ("--find-links", "/opt/wheels", "--pip-version", "26.2.1"),
+)
+
+
+@dataclass(frozen=True)
 class BuildContext:
-    """What a build needs: the tools, the interpreter, and an environment whose caches point at
-    `cache_dir` (empty for a cold build, kept between warm rebuilds)."""
+    """What a build needs: the app, the tools, the interpreter, and an environment whose caches point
+    at `cache_dir` (empty for a cold build, kept between warm rebuilds)."""
 
     workspace: Workspace
     interpreter: Path
     cache_dir: Path
+    app: App = SMALL_APP
 
     @property
     def environment(self) -> dict[str, str]:
@@ -45,18 +76,29 @@ Builder = Callable[[BuildContext, Path], Path]
 
 @dataclass(frozen=True)
 class Contender:
-    """One way of shipping the app. `build` writes into an empty output dir and returns the artifact."""
+    """One way of shipping the app. `build` writes into an empty output dir and returns the artifact.
+    `executed` archives are started as programs (their own boot picks the interpreter); contenders
+    with the same `cache_group` share one warm build cache (default: a cache of their own)."""
 
     key: str
     label: str
     build: Builder
     is_venv: bool = False
+    executed: bool = False
+    cache_group: str | None = None
 
-    def launch_command(self, interpreter: Path, artifact: Path) -> list[str]:
-        """Every archive runs as `<python3.11> <file> args`; a venv runs its script with its python."""
+    @property
+    def cache_key(self) -> str:
+        return self.cache_group or self.key
+
+    def launch_command(self, interpreter: Path, artifact: Path, app: App = SMALL_APP) -> list[str]:
+        """Every archive runs as `<python3.11> <file> args` (an `executed` one as `<file> args`); a
+        venv runs its script with its python."""
         if self.is_venv:
-            return [str(artifact / "bin" / "python"), str(artifact / "bin" / APP_SCRIPT), *APP_ARGUMENTS]
-        return [str(interpreter), str(artifact), *APP_ARGUMENTS]
+            return [str(artifact / "bin" / "python"), str(artifact / "bin" / app.script), *app.arguments]
+        if self.executed:
+            return [str(artifact), *app.arguments]
+        return [str(interpreter), str(artifact), *app.arguments]
 
 
 def hatch_build(context: BuildContext, app: Path, output: Path) -> Path:
@@ -68,7 +110,7 @@ def hatch_build(context: BuildContext, app: Path, output: Path) -> Path:
 
 def build_with_hatch_pex(context: BuildContext, output: Path) -> Path:
     """The fixture app as it is: its build environment takes the plugin from this repository."""
-    return hatch_build(context, context.workspace.app, output)
+    return hatch_build(context, context.app.directory, output)
 
 
 def build_with_hatch_pex_in(app: Path) -> Builder:
@@ -99,12 +141,27 @@ def build_with_hatch_pex_one_version(context: BuildContext, output: Path) -> Pat
     return hatch_build(context, app, output)
 
 
-def build_with_pex_cli(extra_arguments: Sequence[str]) -> Builder:
+def build_with_pex_cli(extra_arguments: Sequence[str], sh_boot: bool = False) -> Builder:
+    """`pex <app> -c <script> -o <file>` plus `extra_arguments` and the app's resolver options. With
+    `sh_boot`, `--sh-boot --python-shebang <the benchmark's interpreter>`: the file is started as a
+    program and its /bin/sh boot runs the same interpreter as every other contender."""
+
     def build(context: BuildContext, output: Path) -> Path:
-        artifact = output / f"{APP_SCRIPT}.pex"
-        workspace = context.workspace
+        app = context.app
+        artifact = output / f"{app.script}.pex"
+        boot = ["--sh-boot", "--python-shebang", str(context.interpreter)] if sh_boot else []
         run(
-            [workspace.tool("pex"), workspace.app, "-c", APP_SCRIPT, "-o", artifact, *extra_arguments],
+            [
+                context.workspace.tool("pex"),
+                app.directory,
+                "-c",
+                app.script,
+                "-o",
+                artifact,
+                *extra_arguments,
+                *boot,
+                *app.pex_resolver_arguments,
+            ],
             context.environment,
         )
         return artifact
@@ -113,10 +170,17 @@ def build_with_pex_cli(extra_arguments: Sequence[str]) -> Builder:
 
 
 def build_with_shiv(context: BuildContext, output: Path) -> Path:
-    artifact = output / f"{APP_SCRIPT}.pyz"
-    workspace = context.workspace
-    run([workspace.tool("shiv"), "-c", APP_SCRIPT, "-o", artifact, workspace.app], context.environment)
+    app = context.app
+    artifact = output / f"{app.script}.pyz"
+    run(
+        [context.workspace.tool("shiv"), "-c", app.script, "-o", artifact, app.directory], context.environment
+    )
     return artifact
+
+
+# compileall over site-packages, a file that does not compile skipped as pip's `--compile` skips it
+# (torch ships sources for newer Pythons only: `python -m compileall` would exit 1).
+COMPILE_SCRIPT = "import compileall, sys; compileall.compile_dir(sys.argv[1], quiet=2, workers=0)"
 
 
 def build_venv(system_site_packages: bool) -> Builder:
@@ -139,11 +203,11 @@ def build_venv(system_site_packages: bool) -> Builder:
                 "--quiet",
                 "--compile",
                 "--ignore-installed",
-                context.workspace.app,
+                context.app.directory,
             ],
             context.environment,
         )
-        run([venv_python, "-m", "compileall", "-q", "-j", "0", site_packages(venv)], context.environment)
+        run([venv_python, "-c", COMPILE_SCRIPT, site_packages(venv)], context.environment)
         return venv
 
     return build
@@ -184,6 +248,7 @@ HATCH_PEX = "hatch-pex"
 HATCH_PEX_ONE_VERSION = "hatch-pex-one-version"
 PEX = "pex"
 PEX_VENV = "pex-venv"
+PEX_VENV_SH_BOOT = "pex-venv-sh-boot"
 SHIV = "shiv"
 VENV = "venv"
 SYSTEM_SITE_VENV = "venv-system-site"
@@ -195,11 +260,37 @@ CONTENDERS: tuple[Contender, ...] = (
     ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([])),
     Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"])),
+    Contender(
+        PEX_VENV_SH_BOOT,
+        "PEX CLI, `--venv --sh-boot`",
+        build_with_pex_cli(["--venv"], sh_boot=True),
+        executed=True,
+    ),
     Contender(SHIV, "shiv", build_with_shiv),
     Contender(VENV, "plain venv", build_venv(system_site_packages=False), is_venv=True),
     Contender(
         SYSTEM_SITE_VENV, "venv `--system-site-packages`", build_venv(system_site_packages=True), is_venv=True
     ),
+)
+
+# The large app: hatch-pex serves 3.11 only (its pyproject.toml says `python-versions = ["3.11"]`).
+# The three PEX CLI builds share one warm PEX_ROOT, shiv and the venv one pip cache: each group's
+# cache is primed once, by its first contender.
+LARGE_CONTENDERS: tuple[Contender, ...] = (
+    Contender(
+        HATCH_PEX, 'hatch-pex (`hatch build -t pex`, `python-versions = ["3.11"]`)', build_with_hatch_pex
+    ),
+    Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([]), cache_group="pex-cli"),
+    Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"]), cache_group="pex-cli"),
+    Contender(
+        PEX_VENV_SH_BOOT,
+        "PEX CLI, `--venv --sh-boot`",
+        build_with_pex_cli(["--venv"], sh_boot=True),
+        executed=True,
+        cache_group="pex-cli",
+    ),
+    Contender(SHIV, "shiv", build_with_shiv, cache_group="pip"),
+    Contender(VENV, "plain venv", build_venv(system_site_packages=False), is_venv=True, cache_group="pip"),
 )
 
 

@@ -1,9 +1,12 @@
-"""docs/benchmarks.md: the tables with the method, the machine and the command around them."""
+"""docs/benchmarks.md: both apps' tables with the method, the machine and the command around them."""
 
 from __future__ import annotations
 
-from .contenders import APP_ARGUMENTS, APP_SCRIPT
-from .report import BARE_PYTHON, BARE_VENV_PYTHON, format_ms, median, revision_facts, tables
+from collections.abc import Sequence
+
+from .contenders import APP_ARGUMENTS, APP_SCRIPT, LARGE_APP
+from .memory import BUILD_INTERVAL, START_INTERVAL
+from .report import BARE_PYTHON, BARE_VENV_PYTHON, format_ms, large_tables, median, revision_facts, tables
 from .results import Results
 
 ARGUMENTS = " ".join(APP_ARGUMENTS)
@@ -11,14 +14,20 @@ ARGUMENTS = " ".join(APP_ARGUMENTS)
 METHOD = f"""\
 ## How it is measured
 
+### The small app
+
 - One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich,
   reads their versions from their metadata, prepares an HTTP request without sending it and prints a
-  small rich table), shipped seven ways: `hatch build -t pex` with this repository's plugin (in hatch's
+  small rich table), shipped eight ways: `hatch build -t pex` with this repository's plugin (in hatch's
   build environment, see the app's `pyproject.toml`), by default (one file serving every CPython the
   app admits, 3.9 to the newest) and narrowed to the benchmark's interpreter (`python-versions =
   ["3.11"]`, one resolution, as every build was before); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`),
-  default zipapp layout and `--venv`; `shiv -c {APP_SCRIPT} -o ... <app>`; `pip install` into a plain
-  venv and into a `--system-site-packages` venv. Every tool's defaults are kept.
+  default zipapp layout, `--venv` and `--venv --sh-boot` (PEX's fastest start: a `/bin/sh` preamble
+  that execs the installed venv directly once it exists; built with `--python-shebang <the
+  interpreter>` and started as a program, `<file> {ARGUMENTS}`, so its boot picks the same
+  interpreter);
+  `shiv -c {APP_SCRIPT} -o ... <app>`; `pip install` into a plain venv and into a
+  `--system-site-packages` venv. Every tool's defaults are kept otherwise.
 - One interpreter for all: the real CPython 3.11 binary (not the pyenv shim). Archives run as
   `<python3.11> <file> {ARGUMENTS}`, so no shebang or shim differs; a venv runs as
   `<venv>/bin/python <venv>/bin/{APP_SCRIPT} {ARGUMENTS}`. Every run is checked for the app's output.
@@ -46,6 +55,43 @@ METHOD = f"""\
 - Noise: the machine may be shared, so read small differences with care. Two contenders that should
   start alike (the two venvs) show how large run-to-run differences are; the chart's whiskers span the
   middle half of each contender's runs, and the raw samples are in `benchmarks/work/results.json`.
+"""
+
+LARGE_METHOD = f"""\
+### The large app (`--large`)
+
+- `benchmarks/app-large/` (the `{LARGE_APP.script}` script: imports torch, numpy, pandas, scipy and
+  pyarrow, multiplies a small tensor, groups a DataFrame, multiplies a sparse matrix, builds an Arrow
+  table and prints a line for each). torch is pinned to `2.13.0+cpu`, the CPU-only wheel this machine's
+  pip configuration serves from `/opt/wheels` (an unpinned torch pulls some 3 GB of CUDA wheels); that
+  wheel is cp311 only, so the app requires `>=3.11,<3.12` and hatch-pex is given
+  `python-versions = ["3.11"]`. The rest comes from the machine's configured indexes. pip, shiv and
+  hatch-pex read pip's configuration; the PEX CLI runs pip isolated from it, so it is given the
+  find-links and a newer pip on the command line (`{" ".join(LARGE_APP.pex_resolver_arguments)}`):
+  its vendored pip 20.3.4 resolves the CUDA torch 2.14.1 against the pin and fails.
+- Six ways: hatch-pex, the PEX CLI (default, `--venv`, `--venv --sh-boot`), shiv and a plain venv, built
+  and started as for the small app, on the same interpreter.
+- Rounds are fewer (a first start of an archive takes some 20 s, a PEX CLI or shiv build about a
+  minute), one variant is measured (bytecode writes allowed, unless `--variants` says otherwise), and
+  there is no discarded warm-up round: the page cache is warm from the builds. The warm starts'
+  priming run of each artifact, on an empty runtime root, checks it and is recorded as round 1 of its
+  first starts; later rounds use a new root each. Still interleaved round-robin, still medians.
+- Build: warm caches only. Each cache is primed by one discarded build; the three PEX CLI builds share
+  one `PEX_ROOT` and shiv and the venv one pip cache, so each group is primed once. hatch-pex keeps
+  hatch's build environment and its wheel cache.
+- Memory: every timed start and build also records (1) the peak **anonymous memory** of its whole
+  process tree: `RssAnon` of `/proc/<pid>/status` summed over the process and all its descendants
+  (children found from the parent pids in `/proc/<pid>/stat`; a process that re-execs keeps its pid),
+  sampled every {START_INTERVAL * 1000:.0f} ms for a start and every {BUILD_INTERVAL * 1000:.0f} ms for
+  a build (a sample costs about 0.1 ms of CPU), the largest sum kept; and (2) **peak RSS**,
+  `ru_maxrss` from `wait4`: the largest RSS any single process of the tree reached. Anonymous memory
+  is the measure of the targets: RSS also counts the page-cache pages of the files a process maps,
+  and right after a first start extracted a few hundred MB of wheels those are many, shared and
+  reclaimable. A build runs in a forked copy of the harness whose tree is sampled without the copy
+  itself. The tables give the median over rounds of each run's peak.
+- Size: the file; for the venv, every regular file under it.
+- The raw samples are in `benchmarks/work/results-large.json`; the hatch-pex size of the run before
+  (from the file this run replaced) is kept in it too, for the size row of the targets.
 """
 
 
@@ -86,12 +132,12 @@ def interpreter_floor(results: Results) -> str:
     )
 
 
-def facts_section(results: Results) -> list[str]:
+def facts_section(results: Results, title: str) -> list[str]:
     meta = results.meta
     tools = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("tool_versions", {}).items()))
     app = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("app_versions", {}).items()))
     return [
-        "## Machine and versions",
+        f"### {title}",
         "",
         f"- Date: {meta.get('date')}; hatch-pex revision: {meta.get('revision')}",
         *revision_line(results),
@@ -106,6 +152,7 @@ def facts_section(results: Results) -> list[str]:
 
 
 def failure_section(results: Results) -> list[str]:
+    """The contenders that dropped out, and why (a section one level down)."""
     lines = []
     for outcome in results.outcomes:
         if not outcome.measured:
@@ -117,42 +164,84 @@ def failure_section(results: Results) -> list[str]:
                 "  ```",
                 "",
             ]
-    return ["## Not measured", "", *lines] if lines else []
+    return ["### Not measured", "", *lines] if lines else []
 
 
-def render_document(results: Results, chart_name: str | None) -> str:
+def demoted(lines: Sequence[str]) -> list[str]:
+    """The console's `## ` sections as `### `, to sit under an app's own section."""
+    return [f"#{line}" if line.startswith("## ") else line for line in lines]
+
+
+def measured_with(results: Results) -> list[str]:
     meta = results.meta
-    command = meta.get("command", "python3 benchmarks/run.py")
-    lines = [
-        "# Benchmarks",
-        "",
-        "hatch-pex against the PEX CLI, shiv and plain venvs, for one small app: start time (warm and on an",
-        "empty cache), build time and size. Lower is better everywhere; a ratio divides a contender's median",
-        f"by the named baseline's. Measured {meta.get('date')} with",
+    return [
+        f"Measured {meta.get('date')} with",
         "",
         "```",
-        command,
+        meta.get("command", "python3 benchmarks/run.py"),
         "```",
         "",
     ]
+
+
+def small_section(results: Results | None, chart_name: str | None) -> list[str]:
+    lines = ["## Small app (`benchmarks/app/`: click, requests, rich)", ""]
+    if results is None:
+        return [*lines, "Not measured yet: `python3 benchmarks/run.py`.", ""]
+    lines += measured_with(results)
     if chart_name:
         lines += [f"![start times, build times and sizes]({chart_name})", ""]
-    lines += tables(results)
-    lines += failure_section(results)
-    lines += [METHOD.rstrip("\n"), *before_after_method(results), ""]
-    lines += facts_section(results)
+    return [*lines, *demoted(tables(results)), *failure_section(results)]
+
+
+def large_section(results: Results | None) -> list[str]:
+    lines = ["## Large app (`benchmarks/app-large/`: torch, numpy, pandas, scipy, pyarrow)", ""]
+    if results is None:
+        return [*lines, "Not measured yet: `python3 benchmarks/run.py --large`.", ""]
+    lines += [
+        "Memory is the peak anonymous memory of the whole process tree (see below), with the largest",
+        "single process's peak RSS beside it.",
+        "",
+        *measured_with(results),
+    ]
+    return [*lines, *demoted(large_tables(results, prefix="")), *failure_section(results)]
+
+
+def render_document(small: Results | None, large: Results | None, chart_name: str | None) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "hatch-pex against the PEX CLI, shiv and plain venvs, for two apps: a small one (start time, warm",
+        "and on an empty cache, build time and size) and one with a large native closure (the same, plus",
+        "the memory of each start and build). Lower is better everywhere; a ratio divides a contender's",
+        "median by the named baseline's.",
+        "",
+    ]
+    lines += small_section(small, chart_name)
+    lines += large_section(large)
+    lines += [METHOD.rstrip("\n"), *(before_after_method(small) if small else []), ""]
+    lines += [LARGE_METHOD.rstrip("\n"), *(before_after_method(large) if large else []), ""]
+    lines += ["## Machine and versions", ""]
+    if small is not None:
+        lines += facts_section(small, "Small app run")
+    if large is not None:
+        lines += facts_section(large, "Large app run")
     lines += [
         "## Reproduce",
         "",
         "```",
-        "python3 benchmarks/run.py            # full run, rewrites this page and its chart",
-        "python3 benchmarks/run.py --quick    # fewer rounds",
-        "python3 benchmarks/run.py --help     # rounds, interpreter, contenders, output paths",
+        "python3 benchmarks/run.py                  # small app, full run: rewrites this page, its chart",
+        "python3 benchmarks/run.py --quick          # fewer rounds",
+        "python3 benchmarks/run.py --large          # large app (about 25 minutes on two cores)",
+        "python3 benchmarks/run.py --large --quick  # fewer rounds (about 13-15 minutes)",
+        "python3 benchmarks/run.py --report-only    # redraw this page from the last runs' results",
+        "python3 benchmarks/run.py --help           # rounds, variants, interpreter, contenders, paths",
         "```",
         "",
-        "It needs CPython 3.11 (pyenv or on PATH) and PyPI; it installs pex, shiv, hatch, matplotlib and",
-        "this repository's plugin into `benchmarks/work/` (gitignored). The raw samples of the last run",
-        "are in `benchmarks/work/results.json`.",
+        "It needs CPython 3.11 (pyenv or on PATH) and PyPI (the large app: also the CPU torch wheel, see",
+        "above); it installs pex, shiv, hatch, matplotlib and this repository's plugin into",
+        "`benchmarks/work/` (gitignored). The raw samples of the last runs are in",
+        "`benchmarks/work/results.json` (small app) and `benchmarks/work/results-large.json` (large app).",
         "",
     ]
     return "\n".join(lines)

@@ -9,11 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .contenders import LARGE_APP, App
 from .shell import clean_environment, run
 from .toolchain import distribution_versions, tool_versions
 from .workspace import REPO_ROOT, Workspace
 
 APP_DISTRIBUTIONS = ("click", "requests", "rich")
+LARGE_APP_DISTRIBUTIONS = ("torch", "numpy", "pandas", "scipy", "pyarrow")
 SITE_PACKAGES_SCRIPT = (
     "import os, site\n"
     "for d in site.getsitepackages():\n"
@@ -65,10 +67,16 @@ def base_site_packages(interpreter: Path) -> str:
 
 
 def collect_facts(
-    workspace: Workspace, interpreter: Path, interpreter_version: str, command: str, rounds: dict[str, int]
+    workspace: Workspace,
+    interpreter: Path,
+    interpreter_version: str,
+    command: str,
+    rounds: dict[str, int],
+    app: App | None = None,
 ) -> dict[str, Any]:
     venv_python = workspace.artifact_dir("venv") / "venv" / "bin" / "python"
-    app_versions = distribution_versions(venv_python, APP_DISTRIBUTIONS) if venv_python.exists() else {}
+    names = LARGE_APP_DISTRIBUTIONS if app == LARGE_APP else APP_DISTRIBUTIONS
+    app_versions = distribution_versions(venv_python, names) if venv_python.exists() else {}
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,

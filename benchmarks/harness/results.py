@@ -37,6 +37,9 @@ class Results:
     first: Samples = field(default_factory=dict)
     build_cold: dict[str, list[float]] = field(default_factory=dict)
     build_warm: dict[str, list[float]] = field(default_factory=dict)
+    # Bytes, when memory was measured (the large app): "warm" and "first" -> "anonymous" or "rss" ->
+    # Samples; "build" -> "anonymous" or "rss" -> key -> bytes per timed build. See memory.py.
+    memory: dict[str, Any] = field(default_factory=dict)
 
     def outcome(self, key: str) -> Outcome | None:
         return next((outcome for outcome in self.outcomes if outcome.key == key), None)

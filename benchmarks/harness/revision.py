@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .contenders import Contender, build_with_hatch_pex_in
+from .contenders import SMALL_APP, App, Contender, build_with_hatch_pex_in
 from .progress import log
 from .shell import CommandFailed, clean_environment, run
 from .workspace import REPO_ROOT, Workspace, remove_tree, reset_dir
@@ -59,14 +59,16 @@ def source_tree(workspace: Workspace, revision: Revision) -> Path:
     return workspace.revision_dir(revision.commit) / "source"
 
 
-def app_copy(workspace: Workspace, revision: Revision) -> Path:
-    return workspace.revision_dir(revision.commit) / "app"
+def app_copy(workspace: Workspace, revision: Revision, app: App = SMALL_APP) -> Path:
+    return workspace.revision_dir(revision.commit) / app.directory.name
 
 
-def revision_contender(workspace: Workspace, revision: Revision) -> Contender:
+def revision_contender(workspace: Workspace, revision: Revision, app: App = SMALL_APP) -> Contender:
     """`hatch build -t pex` like the `hatch-pex` contender, in a copy of the app that takes the plugin
     from the revision (see `prepare_revision`)."""
-    return Contender(revision.key, revision.label, build_with_hatch_pex_in(app_copy(workspace, revision)))
+    return Contender(
+        revision.key, revision.label, build_with_hatch_pex_in(app_copy(workspace, revision, app))
+    )
 
 
 def export_source(workspace: Workspace, revision: Revision) -> Path:
@@ -92,24 +94,30 @@ def project_name(interpreter: Path, source: Path) -> str:
     return completed.stdout.strip()
 
 
-def write_app_copy(workspace: Workspace, revision: Revision, interpreter: Path, source: Path) -> None:
+def write_app_copy(
+    workspace: Workspace, revision: Revision, interpreter: Path, source: Path, original: App
+) -> None:
     """A fresh copy of the fixture app whose build environment depends on `source` instead of the
     working tree; everything else (app, hatch, caches, interpreter) is the `hatch-pex` contender's."""
-    app = app_copy(workspace, revision)
+    app = app_copy(workspace, revision, original)
     remove_tree(app)
-    shutil.copytree(workspace.app, app)
+    shutil.copytree(original.directory, app)
     pyproject = app / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     if WORKING_TREE_DEPENDENCY not in text:
-        raise RuntimeError(f"{workspace.app / 'pyproject.toml'} no longer has `{WORKING_TREE_DEPENDENCY}`")
+        raise RuntimeError(
+            f"{original.directory / 'pyproject.toml'} no longer has `{WORKING_TREE_DEPENDENCY}`"
+        )
     dependency = f"{project_name(interpreter, source)} @ {source.as_uri()}"
     pyproject.write_text(text.replace(WORKING_TREE_DEPENDENCY, dependency), encoding="utf-8")
 
 
-def prepare_revision(workspace: Workspace, revision: Revision, interpreter: Path) -> str | None:
+def prepare_revision(
+    workspace: Workspace, revision: Revision, interpreter: Path, app: App = SMALL_APP
+) -> str | None:
     """Export the revision and write the app copy that builds with it; the reason it could not be, if so."""
     try:
-        write_app_copy(workspace, revision, interpreter, export_source(workspace, revision))
+        write_app_copy(workspace, revision, interpreter, export_source(workspace, revision), app)
     except (CommandFailed, RuntimeError, OSError) as error:
         return f"the plugin at {revision.short} could not be prepared: {error}"
     return None

@@ -34,7 +34,11 @@ class Workspace:
 
     @property
     def results_file(self) -> Path:
-        return self.root / "results.json"
+        """The small app's results (the chart is drawn from them)."""
+        return self.results_file_for("results.json")
+
+    def results_file_for(self, name: str) -> Path:
+        return self.root / name
 
     def artifact_dir(self, key: str) -> Path:
         return self.root / "artifacts" / key

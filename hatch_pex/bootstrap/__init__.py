@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-RECORD_FORMAT = 3  # 2: sites/; 3: mtimes, use locks
+RECORD_FORMAT = 4  # 2: sites/; 3: mtimes, use locks; 4: inject_args
 ZIP = globals()["__loader__"]  # zipimporter of .bootstrap/: reads archive members without zipfile
 
 

@@ -78,23 +78,37 @@ def write_atomic(path: str, data: bytes) -> bool:
         return False
 
 
+def prefixes(directories: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(directory.rstrip(os.sep) + os.sep for directory in directories)
+
+
 def path_hook(*directories: str) -> Callable[[str], bx.FileFinder]:
-    prefix = tuple(directory.rstrip(os.sep) + os.sep for directory in directories)
+    prefix = prefixes(directories)
     loaders = [
         (CachingSourceLoader if loader is bx.SourceFileLoader else loader, suffixes)
         for loader, suffixes in bx._get_supported_file_loaders()  # type: ignore[attr-defined]
     ]
 
-    def hook(path: str) -> bx.FileFinder:
+    # Named so that isolation.purge, which drops hooks named like a module loaded from outside the
+    # pex, never takes it for one: it is installed before that purge (launch.py).
+    def hatch_pex_bytecode_hook(path: str) -> bx.FileFinder:
         if not path.startswith(prefix):
             raise ImportError("not a hatch-pex cache entry")
         return bx.FileFinder(path, *loaders)
 
-    return hook
+    return hatch_pex_bytecode_hook
 
 
 def install(*directories: str) -> None:
     """Adds the hook for directories under `directories`: their .pyc files are written whatever
     sys.dont_write_bytecode says, and read and written as trust.py wants, never as Python's own
-    loader would (it reads a .pyc whoever wrote it, and makes __pycache__ 0777 minus the umask)."""
+    loader would (it reads a .pyc whoever wrote it, and makes __pycache__ 0777 minus the umask).
+
+    Installed before the site directory's .pth files are processed (launch.py), so that their import
+    lines and the finder cached for the site directory use it. A finder some earlier import cached for
+    one of these directories is forgotten: the next import asks the hook (a handful of keys to look at)."""
     sys.path_hooks.insert(0, path_hook(*directories))
+    prefix = prefixes(directories)
+    cache = sys.path_importer_cache
+    for path in [p for p in cache if isinstance(p, str) and p.startswith(prefix)]:
+        del cache[path]

@@ -27,6 +27,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from .extract import WheelSource
+
     # (file names, sizes, modification times in ns), as the extraction left them
     Manifest = tuple[list[str], list[int], list[int]]
 
@@ -325,47 +327,31 @@ def clean_stale_tmp(root: str) -> None:
             pass
 
 
-class WheelSource:
-    """The wheels inside the running pex, read with zipfile (cold path) and checked against their sha256."""
-
-    def __init__(self, pex: str, distributions: dict[str, str]) -> None:
-        self.pex = pex
-        self.distributions = distributions
-        self._zip: object = None
-
-    def open(self) -> None:
-        import zipfile
-
-        if self._zip is None:
-            self._zip = zipfile.ZipFile(self.pex)
-
-    def read(self, wheel: str) -> bytes:
-        import hashlib
-        import zipfile
-
-        self.open()
-        assert isinstance(self._zip, zipfile.ZipFile)
-        try:
-            data = self._zip.read(f".deps/{wheel}")
-        except KeyError:
-            raise BootError(f"{self.pex} lists {wheel} in PEX-INFO but has no .deps/{wheel}") from None
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != self.distributions[wheel]:
-            expected = self.distributions[wheel]
-            raise BootError(
-                f"{self.pex}: .deps/{wheel} is damaged (sha256 {digest}, PEX-INFO says {expected})"
-            )
-        return data
-
-    def close(self) -> None:
-        close = getattr(self._zip, "close", None)
-        if close is not None:
-            close()
+def ensure_entries(root: str, wheels: Sequence[str], source: WheelSource, workers: int = 1) -> list[Manifest]:
+    """The installs/<sha256> entry of each wheel, in order: verified and reused, or (re)built. The
+    missing ones are unpacked together on `workers` threads (extract.unpack_all)."""
+    manifests: dict[str, Manifest] = {}
+    missing = []
+    for wheel in wheels:
+        entry = os.path.join(root, "installs", source.distributions[wheel])
+        manifest = _reusable(root, entry, wheel)
+        if manifest is None:
+            missing.append(wheel)
+        else:
+            manifests[wheel] = manifest
+    if missing:
+        manifests.update(_extract(root, missing, source, workers))
+    return [manifests[wheel] for wheel in wheels]
 
 
 def ensure_entry(root: str, sha256: str, wheel: str, source: WheelSource) -> Manifest:
-    """The installs/<sha256> entry of `wheel`, verified, or (re)built; returns its manifest."""
-    entry = os.path.join(root, "installs", sha256)
+    """The installs/<sha256> entry of one wheel (ensure_entries)."""
+    if source.distributions.get(wheel) != sha256:
+        raise BootError(f"{wheel}: PEX-INFO lists it with another sha256 than {sha256}")
+    return ensure_entries(root, [wheel], source)[0]
+
+
+def _reusable(root: str, entry: str, wheel: str) -> Manifest | None:
     manifest = read_manifest(entry)
     if manifest is not None:
         problem = verify(entry, *manifest)
@@ -377,29 +363,46 @@ def ensure_entry(root: str, sha256: str, wheel: str, source: WheelSource) -> Man
     elif os.path.lexists(entry):
         log(f"{entry} ({wheel}) has no valid manifest; rebuilding")
         discard(root, entry)
-    return _extract(root, entry, sha256, wheel, source)
+    return None
 
 
-def _extract(root: str, entry: str, sha256: str, wheel: str, source: WheelSource) -> Manifest:
-    from .extract import unpack
+def _extract(root: str, wheels: Sequence[str], source: WheelSource, workers: int) -> dict[str, Manifest]:
+    """Unpacks `wheels` into tmp/ and renames each into installs/ once complete and its sha256 (of
+    every byte read) matched PEX-INFO; nothing half-written is ever renamed."""
+    from .extract import Plan, unpack_all
 
     started = time.perf_counter()
     clean_stale_tmp(root)
-    tmp = new_tmp_dir(root, sha256[:16])
-    try:
-        files = unpack(source.read(wheel), tmp)
-        write_manifest(tmp, files)  # last: an entry with a manifest is complete
+    plans: dict[int, tuple[Plan, str]] = {}
+    done: dict[str, Manifest] = {}
+    pending: list[str] = []
+
+    def commit(plan: Plan, digest: str, files: list[tuple[str, int, int]]) -> None:
+        _, wheel = plans[id(plan)]
+        sha256 = source.check(wheel, digest)
+        entry = os.path.join(root, "installs", sha256)
+        write_manifest(plan.dest, files)  # last: an entry with a manifest is complete
         try:
-            os.rename(tmp, entry)
+            os.rename(plan.dest, entry)
             log(f"extracted {wheel} to {entry} in {since(started)}")
+            done[wheel] = ([n for n, _, _ in files], [s for _, s, _ in files], [m for _, _, m in files])
         except OSError:
             theirs = read_manifest(entry)
             if theirs is None or verify(entry, *theirs) is not None:
                 raise
             log(f"{entry} ({wheel}) was extracted by another process meanwhile; using it")
-            remove_tree(tmp)
-            return theirs
-    except BaseException:
-        remove_tree(tmp)
-        raise
-    return [name for name, _, _ in files], [size for _, size, _ in files], [mtime for _, _, mtime in files]
+            remove_tree(plan.dest)
+            done[wheel] = theirs
+
+    try:
+        for wheel in wheels:
+            tmp = new_tmp_dir(root, source.distributions[wheel][:16])
+            pending.append(tmp)
+            plan = Plan(source.region(wheel, os.path.join(root, "tmp")), tmp, f"{source.pex}: .deps/{wheel}")
+            plans[id(plan)] = (plan, wheel)
+        unpack_all([plan for plan, _ in plans.values()], workers, commit)
+    finally:
+        for tmp in pending:
+            if os.path.lexists(tmp):
+                remove_tree(tmp)
+    return done

@@ -34,6 +34,18 @@ def choose(entry_point: str | None, entries: Sequence[str]) -> tuple[str, str]:
     return parse_entry_point(target)
 
 
+def inject_args(args: object, entry_point: object) -> None:
+    """PEX's `inject_args`: the pex's own arguments go before the user's, when what runs is what the pex
+    was built to run (its entry point): not under PEX_INTERPRETER, PEX_SCRIPT or PEX_MODULE, which run
+    something else (as in PEX)."""
+    if not args or not isinstance(args, (tuple, list)) or not entry_point:
+        return
+    env = os.environ
+    if _truthy(env.get("PEX_INTERPRETER")) or env.get("PEX_SCRIPT") or env.get("PEX_MODULE"):
+        return
+    sys.argv[1:1] = [str(arg) for arg in args]
+
+
 def parse_entry_point(text: str) -> tuple[str, str]:
     spec = text.split("[", 1)[0].strip()  # drop console-script extras: "mod:func [extra]"
     module, _, attrs = spec.partition(":")

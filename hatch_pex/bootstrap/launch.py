@@ -172,6 +172,7 @@ def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
     directories = [entry[0] for entry in _entries(record)]
     entry_point = record["entry_point"]
     kind, value = entry.choose(entry_point if isinstance(entry_point, str) else None, directories)
+    entry.inject_args(record.get("inject_args"), entry_point)
     inherit = os.environ.get("PEX_INHERIT_PATH") or str(record["inherit_path"])
     inherit = {"true": "prefer", "1": "prefer", "0": "false"}.get(inherit.lower(), inherit.lower())
     if inherit not in ("false", "prefer", "fallback"):
@@ -179,11 +180,11 @@ def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
     stdlib, pth = record["stdlib"], record["pth"]
     assert isinstance(stdlib, tuple) and isinstance(pth, tuple)
     site = record.get("site")
+    root = str(record["root"])  # the hook before the .pth files: their imports get cached bytecode too
+    bytecode.install(os.path.join(root, "installs"), os.path.join(root, "sites"))
     isolation.isolate(stdlib, [site] if isinstance(site, str) else directories, pth, inherit)
     log(f"sys.path = {sys.path}")
     log(f"isolated sys.path ({since(started)})", 2)
-    root = str(record["root"])
-    bytecode.install(os.path.join(root, "installs"), os.path.join(root, "sites"))
     inject = record["inject_env"]
     if isinstance(inject, dict):
         for key, value_ in inject.items():

@@ -37,6 +37,8 @@ class PexInfo:
                 f"PEX-INFO inherit_path is {self.inherit_path!r}, expected one of false/prefer/fallback"
             )
         self.inject_env = _str_dict(data, "inject_env")
+        self.inject_args = _str_list(data, "inject_args")
+        self.excluded = _str_list(data, "excluded")  # informative: nothing at start checks requirements
         self.distributions = _str_dict(data, "distributions")
         self.requires_python = _str_dict(data, "requires_python")
         self.platforms = _str_list(data, "platforms")

@@ -2,8 +2,8 @@
 
 It holds everything a warm start needs, so that start reads one file and parses no JSON: the PEX-INFO
 bytes it was made from (compared byte for byte), the interpreter identity, the stdlib paths to keep,
-each entry with its manifest (file names, sizes and modification times to stat), the .pth files, and
-the compiled code of the runtime modules the warm path imports.
+each entry with its manifest (file names, sizes and modification times to stat), the .pth files, the
+arguments to inject (`inject_args`), and the compiled code of the runtime modules the warm path imports.
 Its mtime is the pex's last use (launch.py refreshes it once a day); a running pex holds a lock beside
 it (locks.py) so that cache prune leaves it alone.
 """
@@ -43,6 +43,7 @@ def build(
     inject_env: dict[str, str],
     project: str,
     site: tuple[str, Sequence[str]] | None = None,
+    inject_args: Sequence[str] = (),
 ) -> dict[str, object]:
     if site is not None:  # the merged directory is the one sys.path entry; its .pth files are processed
         pth = [
@@ -73,6 +74,7 @@ def build(
         "entry_point": entry_point,
         "inherit_path": inherit_path,
         "inject_env": dict(inject_env),
+        "inject_args": tuple(inject_args),
         "project": project,
         # nested so that any Python version can read the rest (cache prune reads every record)
         "code": warm_code(codes),

@@ -13,10 +13,6 @@ from .log import BootError, log
 from .pexinfo import PexInfo
 from .record import build, build_reexec, save
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .cache import Manifest
-
 
 def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
     info = PexInfo(raw)
@@ -49,10 +45,15 @@ def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
 def _prepare_entries(
     pex: str, raw: bytes, info: PexInfo, root: str, found: dict[str, object], chosen: dict[str, str]
 ) -> dict[str, object]:
-    source = cache.WheelSource(pex, info.distributions)
+    from .extract import WheelSource
+
+    source = WheelSource(pex, info.distributions)
     wheels = [wheel for _, wheel in sorted(chosen.items())]
     try:
-        manifests = _ensure_entries(root, wheels, info.distributions, source)
+        # Unpacking is pread, zlib, hashing and file creation, which release the GIL: one thread
+        # per core, and a few more for the file system's latency.
+        workers = min(max(2, os.cpu_count() or 1) + 2, 8)
+        manifests = cache.ensure_entries(root, wheels, source, workers)
     except OSError as exc:
         raise BootError(f"cannot unpack the wheels into the cache {root}: {exc}") from None
     finally:
@@ -84,6 +85,7 @@ def _prepare_entries(
         info.inject_env,
         info.project_name,
         site,
+        info.inject_args,
     )
     path = save(record)
     if path:
@@ -95,20 +97,3 @@ def _prepare_entries(
         log(f"could not write the warm record under {root}/pexes: the next start is cold again")
     record["path"], record["mtime"] = path or "", float("inf")
     return record
-
-
-def _ensure_entries(
-    root: str, wheels: list[str], distributions: dict[str, str], source: cache.WheelSource
-) -> list[Manifest]:
-    """Every wheel's cache entry, in order. Entries that must be extracted are extracted on a few
-    threads: unpacking is mostly file creation and zlib, which release the GIL."""
-    missing = [w for w in wheels if not os.path.isfile(cache.manifest_path(root, distributions[w]))]
-    if len(missing) < 2:
-        return [cache.ensure_entry(root, distributions[w], w, source) for w in wheels]
-    from concurrent.futures import ThreadPoolExecutor
-
-    source.open()  # one shared ZipFile, opened before the threads share it
-    workers = min(len(missing), max(2, os.cpu_count() or 1), 8)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(cache.ensure_entry, root, distributions[w], w, source) for w in wheels]
-        return [future.result() for future in futures]

@@ -61,8 +61,7 @@ def info(raw: bytes) -> int:
 
 
 def extract(pex: str, raw: bytes, args: Sequence[str]) -> int:
-    from .cache import WheelSource
-    from .extract import unpack
+    from .extract import WheelSource, unpack_file
     from .pexinfo import PexInfo
 
     if len(args) != 1:
@@ -73,13 +72,18 @@ def extract(pex: str, raw: bytes, args: Sequence[str]) -> int:
     try:
         make_dirs(dest)
         for wheel in sorted(info.distributions):
-            data = source.read(wheel)
             path = contained(dest, wheel, "wheel name")
-            with open(create(path), "wb") as file:
-                file.write(data)
+            fd = create(path)
+            try:
+                source.copy(wheel, fd, dest)  # checked against PEX-INFO's sha256
+            except BaseException:
+                os.unlink(path)
+                raise
+            finally:
+                os.close(fd)
             target = path[: -len(".whl")]
             os.mkdir(target, 0o755)
-            unpack(data, target)
+            unpack_file(path, target)
             sys.stdout.write(f"{target}\n")
     except FileExistsError as exc:
         raise BootError(

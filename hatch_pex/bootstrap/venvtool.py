@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import SimpleNamespace
+    from typing import IO
 
 SCRIPT_TEMPLATE = """\
 #!{python}
@@ -60,7 +61,7 @@ def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | N
             raise BootError(
                 f"venv: {dest} is not a virtualenv (no pyvenv.cfg): --force only replaces a virtualenv"
             )
-    from .cache import WheelSource
+    from .extract import WheelSource
 
     source = WheelSource(pex, info.distributions)
     try:
@@ -68,7 +69,10 @@ def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | N
         paths = scheme_paths(dest)
         python = str(context.env_exe)
         for _, wheel in sorted(chosen.items()):
-            install_wheel(source.read(wheel), wheel, paths, python)
+            region = source.region(wheel, dest)
+            source.check(wheel, region.sha256())  # before anything of it is installed
+            with region.open_zip() as archive:
+                install_wheel(archive, wheel, paths, python)
             log(f"installed {wheel}")
         if compile_bytecode:
             import compileall
@@ -109,54 +113,55 @@ def scheme_paths(dest: str) -> dict[str, str]:
 
 
 def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"sha256={digest}"
+    return _record_digest(hashlib.sha256(data))
 
 
-def install_wheel(data: bytes, filename: str, paths: dict[str, str], python: str) -> None:
-    """Installs one wheel into the scheme `paths` (purelib, platlib, scripts, data, include)."""
+def _record_digest(digest: hashlib._Hash) -> str:
+    return f"sha256={base64.urlsafe_b64encode(digest.digest()).rstrip(b'=').decode()}"
+
+
+def install_wheel(archive: zipfile.ZipFile, filename: str, paths: dict[str, str], python: str) -> None:
+    """Installs one wheel into the scheme `paths` (purelib, platlib, scripts, data, include), a
+    member at a time and a MiB at a time."""
     name = filename.split("-")[0]
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        members = [i for i in archive.infolist() if not i.is_dir()]
-        tops = {i.filename.split("/")[0] for i in members if "/" in i.filename}
-        dist_info = next((top for top in sorted(tops) if top.endswith(".dist-info")), None)
-        data_dir = next((f"{top}/" for top in sorted(tops) if top.endswith(".data")), "\0")
-        if dist_info is None:
-            raise BootError(f"{filename} has no .dist-info directory")
-        wheel_meta = archive.read(f"{dist_info}/WHEEL").decode("utf-8")
-        purelib = "root-is-purelib: true" in wheel_meta.lower()
-        base = paths["purelib"] if purelib else paths["platlib"]
-        targets = {
-            "purelib": paths["purelib"],
-            "platlib": paths["platlib"],
-            "scripts": paths["scripts"],
-            "headers": contained(paths["include"], name, "project name"),
-            "data": paths["data"],
-        }
-        record: list[tuple[str, str, str]] = []
-        for member in members:
-            if member.filename == f"{dist_info}/RECORD":
-                continue
-            target, is_script = _target(member.filename, data_dir, base, targets)
-            content = archive.read(member)
-            if is_script and content.startswith((b"#!python", b"#!pythonw")):
-                end = content.find(b"\n")
-                content = b"#!" + python.encode() + (content[end:] if end >= 0 else b"\n")
-            _write(target, content, is_script or bool((member.external_attr >> 16) & 0o111))
-            record.append((_relative(target, base), _record_hash(content), str(len(content))))
-        entry_points = os.path.join(base, dist_info, "entry_points.txt")
-        for target, content in _console_scripts(entry_points, paths["scripts"], python):
-            _write(target, content, executable=True)
-            record.append((_relative(target, base), _record_hash(content), str(len(content))))
-        installer = os.path.join(base, dist_info, "INSTALLER")
-        _write(installer, b"hatch-pex\n")
-        record.append((_relative(installer, base), _record_hash(b"hatch-pex\n"), "10"))
-        record.append((f"{dist_info}/RECORD", "", ""))
-        import csv
+    members = [i for i in archive.infolist() if not i.is_dir()]
+    tops = {i.filename.split("/")[0] for i in members if "/" in i.filename}
+    dist_info = next((top for top in sorted(tops) if top.endswith(".dist-info")), None)
+    data_dir = next((f"{top}/" for top in sorted(tops) if top.endswith(".data")), "\0")
+    if dist_info is None:
+        raise BootError(f"{filename} has no .dist-info directory")
+    wheel_meta = archive.read(f"{dist_info}/WHEEL").decode("utf-8")
+    purelib = "root-is-purelib: true" in wheel_meta.lower()
+    base = paths["purelib"] if purelib else paths["platlib"]
+    targets = {
+        "purelib": paths["purelib"],
+        "platlib": paths["platlib"],
+        "scripts": paths["scripts"],
+        "headers": contained(paths["include"], name, "project name"),
+        "data": paths["data"],
+    }
+    record: list[tuple[str, str, str]] = []
+    for member in members:
+        if member.filename == f"{dist_info}/RECORD":
+            continue
+        target, is_script = _target(member.filename, data_dir, base, targets)
+        with archive.open(member) as stream:
+            executable = is_script or bool((member.external_attr >> 16) & 0o111)
+            digest, size = _write_stream(target, stream, python if is_script else None, executable)
+        record.append((_relative(target, base), digest, str(size)))
+    entry_points = os.path.join(base, dist_info, "entry_points.txt")
+    for target, content in _console_scripts(entry_points, paths["scripts"], python):
+        _write(target, content, executable=True)
+        record.append((_relative(target, base), _record_hash(content), str(len(content))))
+    installer = os.path.join(base, dist_info, "INSTALLER")
+    _write(installer, b"hatch-pex\n")
+    record.append((_relative(installer, base), _record_hash(b"hatch-pex\n"), "10"))
+    record.append((f"{dist_info}/RECORD", "", ""))
+    import csv
 
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows(record)
-        _write(os.path.join(base, dist_info, "RECORD"), text.getvalue().encode())
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(record)
+    _write(os.path.join(base, dist_info, "RECORD"), text.getvalue().encode())
 
 
 def _target(member: str, data_dir: str, base: str, targets: dict[str, str]) -> tuple[str, bool]:
@@ -177,11 +182,27 @@ def _relative(path: str, base: str) -> str:
 def _write(path: str, content: bytes, executable: bool = False) -> None:
     """A new file (an earlier one of that name is replaced, never written through), 0755 or 0644 with
     the umask applied."""
+    _write_stream(path, io.BytesIO(content), None, executable)
+
+
+def _write_stream(path: str, content: IO[bytes], python: str | None, executable: bool) -> tuple[str, int]:
+    """Writes `content` to `path` a MiB at a time, as _write does; a script's `#!python` line becomes
+    `python`. Returns the RECORD hash and size of what was written."""
     make_dirs(os.path.dirname(path))
     if os.path.lexists(path) and not os.path.isdir(path):
         os.unlink(path)
+    digest, size = hashlib.sha256(), 0
     with open(create(path, executable), "wb") as file:
-        file.write(content)
+        first = content.readline(1 << 16) if python is not None else b""
+        if first.startswith((b"#!python", b"#!pythonw")):
+            first = b"#!" + python.encode() + b"\n"  # type: ignore[union-attr]
+        for chunk in [first] if first else []:
+            digest.update(chunk)
+            size += file.write(chunk)
+        for chunk in iter(lambda: content.read(1 << 20), b""):
+            digest.update(chunk)
+            size += file.write(chunk)
+    return _record_digest(digest), size
 
 
 def _console_scripts(entry_points: str, scripts_dir: str, python: str) -> list[tuple[str, bytes]]:

@@ -1,0 +1,1 @@
+"""The benchmark's large-closure fixture application."""
