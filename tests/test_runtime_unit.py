@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import marshal
 import os
 import stat
 import subprocess
 import sys
 import types
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -334,6 +336,33 @@ def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
     assert not (root / "installs" / ("0" * 64)).exists() and os.listdir(root / "tmp") == []
     bad.close()
     source.close()
+
+
+def test_ensure_entries_on_threads_commits_only_what_matched(tmp_path: Path) -> None:
+    """Several wheels on several threads: each entry is renamed into place once its own sha256
+    matched; a damaged one fails the start, naming it, and leaves nothing in tmp/."""
+    pex, dep = _tiny_pex(tmp_path)
+    root = tmp_path / "root"
+    for sub in ("installs", "tmp"):
+        (root / sub).mkdir(parents=True)
+    with zipfile.ZipFile(pex) as archive:
+        distributions: dict[str, str] = json.loads(archive.read("PEX-INFO"))["distributions"]
+    assert len(distributions) == 2
+    source = WheelSource(str(pex), distributions)
+    manifests = cache.ensure_entries(str(root), sorted(distributions), source, workers=4)
+    for name, (files, _, _) in zip(sorted(distributions), manifests):
+        with zipfile.ZipFile(tmp_path / "wheels" / name) as wheel:
+            assert sorted(files) == sorted(i.filename for i in wheel.infolist() if not i.is_dir())
+    assert sorted(os.listdir(root / "installs")) == sorted(distributions.values())
+    source.close()
+    for installed in os.listdir(root / "installs"):
+        cache.discard(str(root), str(root / "installs" / installed))
+    damaged = {**distributions, dep.name: "0" * 64}
+    source = WheelSource(str(pex), damaged)
+    with pytest.raises(BootError, match=rf"\.deps/{dep.name} is damaged \(sha256 {distributions[dep.name]}"):
+        cache.ensure_entries(str(root), sorted(damaged), source, workers=4)
+    source.close()
+    assert "0" * 64 not in os.listdir(root / "installs") and os.listdir(root / "tmp") == []
 
 
 def test_site_directory_merges_entries(tmp_path: Path) -> None:

@@ -325,7 +325,8 @@ def unpack_all(
         return
     from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         futures = {pool.submit(_run, plan, batch): plan for _, plan, batch in tasks}
         pending = set(futures)
         remaining = {id(plan): sum(1 for p in futures.values() if p is plan) for plan in plans}
@@ -333,15 +334,16 @@ def unpack_all(
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
             for future in done:
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise future.exception()  # type: ignore[misc]
                 plan = futures[future]
-                partial[id(plan)].append(future.result())
+                partial[id(plan)].append(future.result())  # raises what the task raised
                 remaining[id(plan)] -= 1
                 if remaining[id(plan)] == 0:
                     _collect([plan], [(plan, result) for result in partial.pop(id(plan))], on_done)
+    except BaseException:
+        # A failed task, a damaged wheel or ^C: nothing queued starts, what runs finishes first.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _run(plan: Plan, batch: list[tuple[zipfile.ZipInfo, str]] | None) -> str | list[tuple[str, int, int]]:
