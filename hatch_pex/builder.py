@@ -210,12 +210,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
 
         config = self.config
         project = str(canonicalize_name(self.metadata.core.name))
-        roots = [
-            f"{project}[{','.join(config.features)}]" if config.features else project,
-            *config.requirements,
-            *config.dependency_group_requirements,
-            *requirements_file_lines(config.requirements_files),
-        ]
+        roots = [*self._requirements(project), *requirements_file_lines(config.requirements_files)]
         pruned = prune(closure, served, roots, config.exclude)
         unknown = [name for name in config.exclude if name not in pruned.found]
         if unknown:

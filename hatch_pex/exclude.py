@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from email.parser import HeaderParser
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
@@ -34,6 +32,7 @@ from packaging.utils import (
 
 from .platforms import Platform
 from .resolve import Closure, Distribution
+from .wheel import wheel_metadata
 
 _OPTION = re.compile(r"\s-{1,2}[A-Za-z]")
 
@@ -134,13 +133,9 @@ def holds(marker: Marker | None, environment: Mapping[str, str], extras: Iterabl
 
 def requires_dist(wheel: str) -> list[Requirement]:
     """The `Requires-Dist` of a wheel's METADATA (lines that do not parse are skipped)."""
-    with zipfile.ZipFile(wheel) as archive:
-        names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if not names:
-            return []
-        text = archive.read(names[0]).decode("utf-8", "replace")
+    headers = wheel_metadata(wheel)
     requirements = []
-    for value in HeaderParser().parsestr(text).get_all("Requires-Dist") or []:
+    for value in (headers.get_all("Requires-Dist") if headers is not None else None) or []:
         try:
             requirements.append(Requirement(value))
         except InvalidRequirement:

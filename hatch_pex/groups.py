@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from .redact import redact
 
@@ -23,7 +24,7 @@ class GroupError(ValueError):
 
 
 def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return str(canonicalize_name(name))
 
 
 def is_valid_name(name: str) -> bool:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from hatchling.builders.wheel import WheelBuilder
 
 if TYPE_CHECKING:
+    from email.message import Message
+
     from hatchling.builders.plugin.interface import BuilderInterface
 
 
@@ -63,15 +65,20 @@ def module_is_provided(module: str, files: set[str]) -> bool:
     return False
 
 
-def wheel_requires_python(wheel_path: str) -> str | None:
-    """The wheel's `Requires-Python` (from its METADATA), or None when it sets none."""
+def wheel_metadata(wheel_path: str) -> Message | None:
+    """The headers of the wheel's `<name>.dist-info/METADATA`, or None when it has none."""
     from email.parser import HeaderParser
 
     with zipfile.ZipFile(wheel_path) as archive:
         for name in archive.namelist():
             head, _, rest = name.partition("/")
             if head.endswith(".dist-info") and rest == "METADATA":
-                headers = HeaderParser().parsestr(archive.read(name).decode("utf-8", "replace"))
-                value = headers.get("Requires-Python")
-                return value.strip() if value and value.strip() else None
+                return HeaderParser().parsestr(archive.read(name).decode("utf-8", "replace"))
     return None
+
+
+def wheel_requires_python(wheel_path: str) -> str | None:
+    """The wheel's `Requires-Python` (from its METADATA), or None when it sets none."""
+    headers = wheel_metadata(wheel_path)
+    value = headers.get("Requires-Python") if headers is not None else None
+    return value.strip() if value and value.strip() else None

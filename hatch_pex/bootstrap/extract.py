@@ -107,15 +107,8 @@ class WheelSource:
         if info is None:
             raise BootError(f"{self.pex} lists {wheel} in PEX-INFO but has no {DEPS_DIR}/{wheel}")
         if info.compress_type == STORED:
-            header = os.pread(self.fd, LOCAL_HEADER.size, info.header_offset)
-            if len(header) != LOCAL_HEADER.size or LOCAL_HEADER.unpack(header)[0] != b"PK\x03\x04":
-                raise BootError(
-                    f"{self.pex}: {DEPS_DIR}/{wheel} has no local header where its directory says"
-                )
-            name_length, extra_length = LOCAL_HEADER.unpack(header)[1:]
-            return Region(
-                self.fd, info.header_offset + LOCAL_HEADER.size + name_length + extra_length, info.file_size
-            )
+            start = data_start(self.fd, 0, info.header_offset, f"{self.pex}: {DEPS_DIR}/{wheel}")
+            return Region(self.fd, start, info.file_size)
         fd = _unnamed_file(spill_dir)
         self._spilled.append(fd)
         with Region(self.fd, 0, os.fstat(self.fd).st_size).open_zip() as archive, archive.open(info) as data:
@@ -200,13 +193,8 @@ class Plan:
         return [(relative, *self._write(info, relative)) for info, relative in batch]
 
     def _write(self, info: zipfile.ZipInfo, relative: str) -> tuple[int, int]:
-        header = os.pread(self.wheel.fd, LOCAL_HEADER.size, self.wheel.offset + info.header_offset)
-        if len(header) != LOCAL_HEADER.size or LOCAL_HEADER.unpack(header)[0] != b"PK\x03\x04":
-            raise BootError(
-                f"{self.label}: member {info.filename!r} has no local header where its directory says"
-            )
-        name_length, extra_length = LOCAL_HEADER.unpack(header)[1:]
-        start = info.header_offset + LOCAL_HEADER.size + name_length + extra_length
+        what = f"{self.label}: member {info.filename!r}"
+        start = data_start(self.wheel.fd, self.wheel.offset, info.header_offset, what) - self.wheel.offset
         if start + info.compress_size > self.wheel.size:
             raise BootError(f"{self.label}: member {info.filename!r} runs past the end of the wheel")
         path = os.path.join(self.dest, *relative.split("/"))
@@ -228,6 +216,16 @@ class Plan:
         finally:
             os.close(fd)
         return st.st_size, st.st_mtime_ns
+
+
+def data_start(fd: int, base: int, header_offset: int, what: str) -> int:
+    """Where the data of the zip member whose local header is `header_offset` bytes after `base`
+    begins in `fd` (past the header, its name and its extra field, whose lengths only it gives)."""
+    header = os.pread(fd, LOCAL_HEADER.size, base + header_offset)
+    if len(header) != LOCAL_HEADER.size or LOCAL_HEADER.unpack(header)[0] != b"PK\x03\x04":
+        raise BootError(f"{what} has no local header where its directory says")
+    _, name_length, extra_length = LOCAL_HEADER.unpack(header)
+    return base + header_offset + LOCAL_HEADER.size + int(name_length) + int(extra_length)
 
 
 def _unnamed_file(directory: str) -> int:
