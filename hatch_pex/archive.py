@@ -83,11 +83,16 @@ def wheel_member(wheel_path: str, sha256: str | None = None) -> Member:
 
 
 def content_hash(members: list[Member]) -> str:
-    """sha256 over the names and contents of `members`, independent of their order."""
-    digest = hashlib.sha256()
-    for member in sorted(members, key=lambda m: m.name):
-        digest.update(member.name.encode() + b"\0" + member.sha256().encode() + b"\n")
-    return digest.hexdigest()
+    """sha256 over the names and contents of `members`, independent of their order (the formula
+    `verify` recomputes: bootstrap/report.py)."""
+    from .bootstrap.report import content_digest
+
+    return content_digest((member.name, member.sha256()) for member in members)
+
+
+def member_hashes(members: list[Member]) -> dict[str, str]:
+    """{name: sha256} of every member but the wheels (PEX-INFO's `distributions` records those)."""
+    return {member.name: member.sha256() for member in members if not is_wheel(member.name)}
 
 
 def pex_info_member(pex_info: dict[str, object]) -> Member:

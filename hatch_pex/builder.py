@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import time
+from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +27,13 @@ from .platforms import (
     served_versions,
     version_key,
 )
+from .progress import Reporter, elapsed, reporting
+from .progress import count as count_progress
 from .pythons import find_python
 from .redact import redact, strip_credentials
 from .resolve import (
+    ORIGINS,
+    PLATFORMS_RESOLVED,
     Closure,
     Distribution,
     PlannedFile,
@@ -36,7 +43,9 @@ from .resolve import (
     for_each_platform,
     plan_with_pip,
     resolve,
+    sha256_of,
 )
+from .sbom import SBOM_MEMBER, side_file, write_side_file
 from .uv import plan_from_universal_lock, universal_lock
 from .wheel import build_project_wheel, module_is_provided, wheel_module_files, wheel_requires_python
 
@@ -76,8 +85,12 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
     def build(self, **kwargs: Any) -> Generator[str, None, None]:
         # hatchling expects one artifact per version; with several scripts there are several files.
         for artifact in super().build(**kwargs):
-            yield artifact
-            yield from (path for path in self._built if path != artifact)
+            for path in [artifact, *(path for path in self._built if path != artifact)]:
+                if self.app.verbosity == -1:
+                    # `hatch -q build`: hatchling names no artifact; the file names alone, on stdout
+                    # for scripts (`pex=$(hatch -q build -t pex)`). Nothing at all at -qq.
+                    self.app.display(os.path.relpath(path, self.root) if path.startswith(self.root) else path)
+                yield path
 
     def clean(self, directory: str, versions: list[str]) -> None:
         """Remove the .pex files this target built for this project, and nothing else."""
@@ -92,6 +105,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             owner = info.get("project") if info else None
             if isinstance(owner, dict) and canonicalize_name(str(owner.get("name", ""))) == project:
                 os.unlink(path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(side_file(path))  # its SBOM
 
     def build_standard(self, directory: str, **build_data: Any) -> str:
         return self._explained(lambda: self._build(directory))
@@ -115,33 +130,47 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         # Every pip and uv process, the pip servers started now included, finds the index credentials
         # in a private netrc file: none is ever on a command line (credentials.py).
         scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-")
-        with scratch as work_dir, options.credentials(), pip_servers() as servers:
+        reporter = Reporter(self.app)
+        with scratch as work_dir, options.credentials(), pip_servers() as servers, reporting(reporter):
             if not self.config.lock and self.config.resolver == "pip":
                 servers.start(len(platforms))  # pip starts up while hatchling builds the wheel
+            started = time.monotonic()
             self.app.display_waiting("Building the project wheel")
             project_wheel = build_project_wheel(self, os.path.join(work_dir, "project"))
-            self.app.display_waiting(f"Resolving the dependency closure with {self._resolver_name()} for "
-                                     f"{_described(platforms)}")  # fmt: skip
-            closure = resolve(
-                self._requirements(project_wheel),
-                options,
-                work_dir=work_dir,
-                platforms=platforms,
-                planner=self._planner(project_wheel, platforms, work_dir),
-                optional=self._optional(platforms),
-                find_python=find_python,
+            self.app.display_success(f"Built {os.path.basename(project_wheel)} in {elapsed(started)}")
+            started = time.monotonic()
+            resolver = self._resolver_name()
+            self.app.display_waiting(
+                f"Resolving the dependency closure with {resolver} for {_described(platforms)}"
             )
+            with reporter.stage(f"Resolving with {resolver}", {PLATFORMS_RESOLVED: len(platforms)}):
+                closure = resolve(
+                    self._requirements(project_wheel),
+                    options,
+                    work_dir=work_dir,
+                    platforms=platforms,
+                    planner=self._planner(project_wheel, platforms, work_dir),
+                    optional=self._optional(platforms),
+                    find_python=find_python,
+                )
             served = self._served(platforms, closure.left_out)
             if self.config.exclude:
                 closure = self._excluded(closure, served)
+            self._report_closure(closure, served, started)
             self._warn_about_size(served, closure)
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
             members = archive.bootstrap_members() + [
                 archive.wheel_member(d.wheel, d.sha256) for d in distributions
             ]
-            content = archive.content_hash(members)
             timestamp = archive.zip_timestamp(self.config.reproducible)
+            # One SBOM for every target (it names no entry point); a member like the runtime's.
+            sbom = self._sbom(closure, served, timestamp) if self.config.sbom else None
+            if sbom is not None:
+                members.append(archive.Member(SBOM_MEMBER, sbom))
+            # Every member but PEX-INFO belongs in `members`: pex_hash and `member_hashes` cover them,
+            # and `verify` reports any member they do not record.
+            content = archive.content_hash(members)
             # Interpreters outside a wheel's Requires-Python cannot run this closure, whatever the
             # project's own constraints say; the runtime checks these too.
             requires_python = {
@@ -149,15 +178,25 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             }
             self._built = []
             for target in targets:
-                info = self._pex_info(target, closure, content, requires_python, served)
-                output = os.path.join(directory, f"{self._output_stem(target)}.pex")
-                archive.write_pex(
-                    output,
-                    shebang=self.config.python_shebang,
-                    members=[*members, archive.pex_info_member(info)],
-                    compression=self.config.compression,
-                    timestamp=timestamp,
+                info = self._pex_info(
+                    target, closure, content, requires_python, served, archive.member_hashes(members)
                 )
+                output = os.path.join(directory, f"{self._output_stem(target)}.pex")
+                started = time.monotonic()
+                with reporter.stage(f"Packing {os.path.basename(output)}"):
+                    archive.write_pex(
+                        output,
+                        shebang=self.config.python_shebang,
+                        members=[*members, archive.pex_info_member(info)],
+                        compression=self.config.compression,
+                        timestamp=timestamp,
+                    )
+                self._report_pack(output, started)
+                if sbom is not None:
+                    write_side_file(output, sbom)
+                else:  # one left by an earlier build would describe another file
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(side_file(output))
                 self._built.append(output)
         return self._built[0]
 
@@ -206,12 +245,11 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
 
     def _excluded(self, closure: Closure, served: list[Platform]) -> Closure:
         """The closure without the `exclude`d distributions and what only they need (exclude.py)."""
-        from .exclude import prune, requirements_file_lines
+        from .exclude import prune
 
         config = self.config
         project = str(canonicalize_name(self.metadata.core.name))
-        roots = [*self._requirements(project), *requirements_file_lines(config.requirements_files)]
-        pruned = prune(closure, served, roots, config.exclude)
+        pruned = prune(closure, served, self._roots(), config.exclude)
         unknown = [name for name in config.exclude if name not in pruned.found]
         if unknown:
             held = sorted({d.name for d in closure.distributions} - {project})
@@ -228,6 +266,49 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 f"hatch-pex: left out of the file for {_described(where)}: {', '.join(left_out) or 'nothing'}"
             )
         return pruned.closure
+
+    def _roots(self) -> list[str]:
+        """What the closure was resolved from, by name: the project with its features, `requirements`,
+        the dependency groups and the lines of `requirements-files` (where exclude and the SBOM's
+        graph start)."""
+        from .exclude import requirements_file_lines
+
+        project = str(canonicalize_name(self.metadata.core.name))
+        return [*self._requirements(project), *requirements_file_lines(self.config.requirements_files)]
+
+    def _sbom(self, closure: Closure, served: list[Platform], timestamp: float) -> bytes:
+        """The file's CycloneDX SBOM (sbom.py)."""
+        from .sbom import Project, sbom_document
+
+        core = self.metadata.core
+        project = Project(
+            name=core.name,
+            version=self.metadata.version,
+            license_expression=core.license_expression,
+            license_text=core.license,
+            classifiers=core.classifiers,
+            roots=self._roots(),
+        )
+        return sbom_document(project, closure, served, timestamp=timestamp, tool_version=_own_version())
+
+    def _report_closure(self, closure: Closure, served: list[Platform], started: float) -> None:
+        """What the resolution gave: the distributions in the file, for which platforms, from where."""
+        origins = Counter(d.origin for d in closure.distributions)
+        sources = ", ".join(f"{origins[origin]} {origin}" for origin in ORIGINS if origins[origin])
+        count = len(closure.distributions)
+        self.app.display_success(
+            f"Resolved {count} distribution{'s' if count != 1 else ''} for {_described(served)} with "
+            f"{self._resolver_name()} in {elapsed(started)} ({sources})"
+        )
+
+    def _report_pack(self, output: str, started: float) -> None:
+        if self.app.verbosity < 0:
+            return  # the sha256 of a large file takes a moment: only when it is shown
+        size = os.path.getsize(output)
+        self.app.display_success(
+            f"Packed {os.path.basename(output)} in {elapsed(started)}: {_megabytes(size)} "
+            f"({size} bytes), sha256 {sha256_of(output)}"
+        )
 
     def _warn_about_size(self, served: list[Platform], closure: Closure) -> None:
         """Serving more versions can multiply a native-heavy closure (torch: ~190 MB per version)."""
@@ -333,13 +414,17 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         requirements = self._dependency_requirements()
         options = self._resolve_options()
         platforms = self._platforms()
-        with tempfile.TemporaryDirectory(prefix="hatch-pex-lock-") as work_dir, options.credentials():
+        scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-lock-")
+        reporter = Reporter(self.app)  # pip's and uv's output at -v, a status line on a terminal
+        locking = reporter.stage(f"Locking with {self.config.resolver}", {PLATFORMS_RESOLVED: len(platforms)})
+        with scratch as work_dir, options.credentials(), reporting(reporter), locking:
             planner = self._planner(None, platforms, work_dir)
 
             def plan(platform: Platform, platform_dir: str) -> list[PlannedFile]:
                 planned = planner(platform, platform_dir) if planner else None
                 if planned is None:
                     planned = plan_with_pip(requirements, options, platform, work_dir=platform_dir)
+                count_progress(PLATFORMS_RESOLVED)
                 return planned
 
             optional = self._optional(platforms)
@@ -416,9 +501,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         content: str,
         requires_python: dict[str, str],
         served: list[Platform],
+        member_hashes: dict[str, str],
     ) -> dict[str, Any]:
-        import hashlib
-        import json
+        from .bootstrap.report import pex_hash
 
         distributions = closure.distributions
         metadata = self.metadata
@@ -457,9 +542,10 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             # then the first that fits it whole (platforms can resolve to different versions of one
             # project: click 8.1 on 3.9, the newest elsewhere).
             "platform_distributions": closure.platform_sets,
+            # sha256 of each member but the wheels (in `distributions`): `verify` names the one altered.
+            "member_hashes": member_hashes,
         }
-        described = json.dumps(info, sort_keys=True).encode()
-        info["pex_hash"] = hashlib.sha256(content.encode() + b"\n" + described).hexdigest()
+        info["pex_hash"] = pex_hash(content, info)
         return info
 
     def _output_stem(self, target: Target) -> str:

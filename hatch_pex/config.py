@@ -441,6 +441,11 @@ class PexBuilderConfig(BuilderConfig):
             raise ValueError(f"Field `{self._field('output-name')}` must give a plain file name: {value!r}")
         return value
 
+    @cached_property
+    def sbom(self) -> bool:
+        """Whether the file carries a CycloneDX SBOM, also written beside it (sbom.py)."""
+        return self._boolean("sbom", True)
+
     def validate(self) -> None:
         """Read every key once so that a bad value fails before any work is done."""
         known = set(_OWN_KEYS) | _HATCH_KEYS
@@ -484,6 +489,7 @@ _OWN_KEYS = (
     "resolver",
     "compression",
     "output-name",
+    "sbom",
 )
 # Keys every hatch target accepts (hatchling's BuilderConfig validates them itself). Not `exclude`:
 # in this table it names distributions (PEX's `--exclude`); hatchling reads a target's file patterns

@@ -87,6 +87,18 @@ def reachable(
     environment: Mapping[str, str],
 ) -> set[str]:
     """Names of the distributions the walk from `roots` reaches without entering an excluded one."""
+    return set(walk(distributions, requires, roots, excluded, environment))
+
+
+def walk(
+    distributions: Sequence[Distribution],
+    requires: Mapping[str, list[Requirement]],
+    roots: Sequence[str],
+    excluded: set[str],
+    environment: Mapping[str, str],
+) -> dict[str, set[str]]:
+    """{name: extras requested of it} of the distributions the walk from `roots` reaches without
+    entering an excluded one (markers evaluated in `environment`, extras followed)."""
     by_name = {d.name: d for d in distributions}
     reached: dict[str, set[str]] = {}
     queue: list[str] = []
@@ -102,26 +114,33 @@ def reachable(
         reached[name] = (known or set()) | extras
         queue.append(name)
 
-    for text in roots:
-        requirement = Requirement(text)
-        if holds(requirement.marker, environment, ()):
-            reach(requirement)
-    required = {
-        str(canonicalize_name(r.name))
-        for d in distributions
-        for r in requires[d.wheel]
-        if str(canonicalize_name(r.name)) != d.name
-    }
-    for distribution in distributions:
-        if distribution.name not in required:
-            reach(Requirement(distribution.name))
+    for requirement in starting_points(distributions, requires, roots, environment):
+        reach(requirement)
     while queue:
         name = queue.pop()
         extras = reached[name]
         for requirement in requires[by_name[name].wheel]:
             if holds(requirement.marker, environment, extras):
                 reach(requirement)
-    return set(reached)
+    return reached
+
+
+def starting_points(
+    distributions: Sequence[Distribution],
+    requires: Mapping[str, list[Requirement]],
+    roots: Sequence[str],
+    environment: Mapping[str, str],
+) -> list[Requirement]:
+    """Where a walk starts: the `roots` whose marker holds in `environment`, then every distribution
+    no other one requires (pip installs nothing else, so the roots asked for it)."""
+    starts = [r for r in map(Requirement, roots) if holds(r.marker, environment, ())]
+    required = {
+        str(canonicalize_name(r.name))
+        for d in distributions
+        for r in requires[d.wheel]
+        if str(canonicalize_name(r.name)) != d.name
+    }
+    return starts + [Requirement(d.name) for d in distributions if d.name not in required]
 
 
 def holds(marker: Marker | None, environment: Mapping[str, str], extras: Iterable[str]) -> bool:

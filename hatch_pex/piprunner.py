@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
+from . import progress
 from .credentials import child_environment
 from .platforms import Platform
 
@@ -212,11 +213,21 @@ def run_pip(python: str, arguments: list[str], platform: Platform | None = None)
             command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=pip_environment(),
             check=False,
         )  # fmt: skip
-        return result.returncode, result.stderr + result.stdout
-    markers = platform.marker_environment() if platform is not None and not platform.is_native else None
-    # The servers already open for this build, else one for this command alone.
-    with tempfile.TemporaryDirectory(prefix="hatch-pex-pip-") as scratch, pip_servers(python, 1) as servers:
-        log = os.path.join(scratch, "output.txt")
-        status = servers.run(arguments, markers, log)
-        with open(log, encoding="utf-8", errors="replace") as stream:
-            return status, stream.read()
+        status, output = result.returncode, result.stderr + result.stdout
+    else:
+        markers = platform.marker_environment() if platform is not None and not platform.is_native else None
+        # The servers already open for this build, else one for this command alone.
+        scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-pip-")
+        with scratch as directory, pip_servers(python, 1) as servers:
+            log = os.path.join(directory, "output.txt")
+            status = servers.run(arguments, markers, log)
+            with open(log, encoding="utf-8", errors="replace") as stream:
+                output = stream.read()
+    # `hatch -v build` shows it (redacted); platforms resolve at once, so each block names its own.
+    progress.tool_output(f"pip ({platform.description})" if platform else "pip", output)
+    return status, output
+
+
+def quiet_arguments() -> list[str]:
+    """pip's and uv's `--quiet`, except at `hatch -v build`, which shows what they say."""
+    return [] if progress.verbose() else ["--quiet"]

@@ -34,9 +34,9 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from . import buildcache
+from . import buildcache, progress
 from .credentials import provide_credentials, without_credentials
-from .piprunner import pip_servers, run_pip
+from .piprunner import pip_servers, quiet_arguments, run_pip
 from .platforms import CURRENT, Platform
 from .redact import redact
 
@@ -106,6 +106,13 @@ class ResolveOptions:
         return arguments
 
 
+# Where a wheel of the closure came from, costliest last: a wheel several platforms share counts once,
+# as its costliest.
+ON_DISK, CACHED, DOWNLOADED, BUILT = "on disk", "from the build cache", "downloaded", "built from sdists"
+ORIGINS = (ON_DISK, CACHED, DOWNLOADED, BUILT)
+PLATFORMS_RESOLVED = "platforms resolved"  # what the status line counts (progress.py)
+
+
 @dataclass(frozen=True)
 class Distribution:
     """One distribution of the closure, as a wheel file on disk."""
@@ -114,6 +121,8 @@ class Distribution:
     version: str
     wheel: str
     sha256: str
+    #: Where the wheel came from for this build: ORIGINS' keys; the build's summary counts them.
+    origin: str = field(default=CACHED, compare=False)
 
     @property
     def filename(self) -> str:
@@ -233,6 +242,7 @@ def resolve(
         plan = planner(platform, platform_dir) if planner else None
         if plan is None:
             plan = plan_with_pip(requirements, options, platform, work_dir=platform_dir, python=python)
+        progress.count(PLATFORMS_RESOLVED)
         return gather(plan, options, platform, platform_dir, cache, python)
 
     with options.credentials(), pip_servers(python):
@@ -247,7 +257,9 @@ def resolve(
     platform_sets: dict[str, list[str]] = {}
     for platform, wheels in chosen.items():
         for distribution in wheels:
-            distributions.setdefault(distribution.filename, distribution)
+            known = distributions.setdefault(distribution.filename, distribution)
+            if ORIGINS.index(distribution.origin) > ORIGINS.index(known.origin):
+                distributions[distribution.filename] = distribution
         platform_sets[platform.text] = sorted(d.filename for d in wheels)
     ordered = sorted(distributions.values(), key=lambda d: (d.name, d.filename))
     return Closure(ordered, platform_sets, left_out)
@@ -265,22 +277,28 @@ def gather(
     every file with a sha256 checked against it before it is used or built (a cache slot that fails
     its checks is discarded and fetched or built again)."""
     found: dict[str, tuple[str, str]] = {}
+    origins: dict[str, str] = {}
     to_fetch: list[PlannedFile] = []
     for item in plan:
         local = item.local_path
         if local and item.is_wheel and os.path.isfile(local):
             found[item.name] = (local, _verified_sha256(item, local, "on disk"))
+            origins[item.name] = ON_DISK
             continue
         cached = _from_cache(item, cache, platform, python)
         if cached:
             found[item.name] = cached
+            origins[item.name] = CACHED
         else:
             to_fetch.append(item)
     if to_fetch:
         wheels_dir = os.path.join(work_dir, "wheels")
         os.makedirs(wheels_dir, exist_ok=True)
         found.update(_fetch(to_fetch, options, platform, wheels_dir, cache, python))
-    return [Distribution(item.name, item.version, *found[item.name]) for item in plan]
+        for item in to_fetch:
+            origins[item.name] = DOWNLOADED if item.is_wheel else BUILT
+            progress.count(f"wheels {origins[item.name]}")
+    return [Distribution(item.name, item.version, *found[item.name], origins[item.name]) for item in plan]
 
 
 def _verified_sha256(item: PlannedFile, path: str, where: str, hint: str = "") -> str:
@@ -308,7 +326,7 @@ def plan_with_pip(
     python: str = sys.executable,
 ) -> list[PlannedFile]:
     report_path = os.path.join(work_dir, "pip-report.json")
-    arguments = ["install", "--dry-run", "--ignore-installed", "--report", report_path, "--quiet"]
+    arguments = ["install", "--dry-run", "--ignore-installed", "--report", report_path, *quiet_arguments()]
     arguments += options.pip_arguments() + platform.pip_arguments()
     for path in options.requirements_files:
         arguments += ["--requirement", path]
@@ -381,7 +399,7 @@ def _fetch(
         arguments = ["wheel", "--no-deps", "--wheel-dir", wheels_dir]
     else:  # another machine's wheels can only be downloaded, never built here
         arguments = ["download", "--no-deps", "--dest", wheels_dir, *platform.pip_arguments()]
-    arguments += ["--quiet", *options.pip_arguments()]
+    arguments += [*quiet_arguments(), *options.pip_arguments()]
     action = f"download or build the wheels{_for(platform)}"
     checked = [item for item in items if item.archive_sha256]
     if checked:

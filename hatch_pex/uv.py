@@ -12,8 +12,10 @@ import os
 import shutil
 import subprocess
 
+from . import progress
 from .credentials import child_environment
 from .lock import Lock, plan_from_lock, read_lock
+from .piprunner import quiet_arguments
 from .platforms import Platform
 from .redact import redact
 from .resolve import PlannedFile, ResolveError, ResolveOptions
@@ -50,7 +52,7 @@ def universal_lock(
         stream.write("\n".join(requirements) + "\n")
     lock_path = os.path.join(work_dir, "pylock.toml")
     command = [uv, "pip", "compile", requirements_in, *options.requirements_files]
-    command += ["--format", "pylock.toml", "--output-file", lock_path, "--quiet", "--no-header"]
+    command += ["--format", "pylock.toml", "--output-file", lock_path, *quiet_arguments(), "--no-header"]
     command += ["--universal", "--python-version", lowest_python, *options.uv_arguments()]
     # The URLs in `command` carry no credentials: uv reads them from the netrc file NETRC names.
     with options.credentials():
@@ -58,6 +60,7 @@ def universal_lock(
             command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=child_environment(),
             check=False,
         )  # fmt: skip
+    progress.tool_output("uv", result.stderr)  # at `-v` (stdout repeats the lock it wrote)
     if result.returncode != 0:
         reason = " ".join(line.strip() for line in redact(result.stderr).splitlines() if line.strip())
         raise ResolveError(f"uv could not resolve the requirements: {reason or 'no reason given'}")

@@ -49,6 +49,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.lock is None
     assert config.resolver == "pip"
     assert config.python_versions is None
+    assert config.sbom is True
 
 
 def test_accepted_values(tmp_path: Path) -> None:
@@ -72,6 +73,7 @@ def test_accepted_values(tmp_path: Path) -> None:
             "lock": "locks/pylock.prod.toml",
             "resolver": "uv",
             "python-versions": ["3.13", "3.11"],
+            "sbom": False,
         },
     ).config
     config.validate()
@@ -86,6 +88,7 @@ def test_accepted_values(tmp_path: Path) -> None:
     assert config.lock == str(tmp_path / "locks" / "pylock.prod.toml")
     assert config.resolver == "uv"
     assert config.python_versions == ["3.11", "3.13"]
+    assert config.sbom is False
 
 
 @pytest.mark.parametrize(
@@ -131,6 +134,7 @@ def test_accepted_values(tmp_path: Path) -> None:
         ("compression", "zstd", "deflate level from 0 to 9"),
         ("output-name", "{name}-{nope}", "may only use the placeholders"),
         ("output-name", "../{name}", "plain file name"),
+        ("sbom", "no", "must be a boolean"),
         ("no-such-key", 1, "Unknown field"),
     ],
 )

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -542,6 +543,43 @@ def test_damaged_entries_are_rebuilt(
     assert "warm start" in ok(helpers.run_pex(pex, python=python, env=run_env)).stderr
 
 
+def test_damaged_wheel_in_the_pex_is_named_on_first_start(
+    demo: dict[str, Path], python: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """One changed byte inside a deflated member of a wheel breaks its deflate stream before the
+    wheel's sha256 is known: the start still names the damaged wheel and both hashes, not zlib's
+    error, and leaves nothing in installs/ or tmp/ for it."""
+    pex = tmp_path / "demo.pex"
+    shutil.copyfile(demo["demo"], pex)
+    pex.chmod(0o755)
+    wheel = next(name for name in distributions(pex) if name.startswith("hp_pure-"))
+    with zipfile.ZipFile(pex) as outer:
+        outer_info = outer.getinfo(f".deps/{wheel}")
+        assert outer_info.compress_type == zipfile.ZIP_STORED
+        with zipfile.ZipFile(outer.open(outer_info)) as inner:
+            member = max(
+                (i for i in inner.infolist() if i.compress_type == zipfile.ZIP_DEFLATED),
+                key=lambda i: i.compress_size,
+            )
+    raw = bytearray(pex.read_bytes())
+
+    def data_offset(header: int) -> int:  # where a member's data starts, after its local header
+        name_length, extra_length = struct.unpack_from("<HH", raw, header + 26)
+        return header + 30 + name_length + extra_length
+
+    # zipfile's header offsets are absolute (the shebang line counted); the wheel's are its own.
+    data = data_offset(data_offset(outer_info.header_offset) + member.header_offset)
+    raw[data] |= 0b110  # the first block's type becomes 3, which no deflate stream may use
+    pex.write_bytes(bytes(raw))
+    root = tmp_path / "root"
+    stderr = start_failure(helpers.run_pex(pex, python=python, env=with_env(env, PEX_ROOT=root)))
+    expected = distributions(pex)[wheel]
+    assert f".deps/{wheel} is damaged (sha256 " in stderr and f"PEX-INFO says {expected}" in stderr, stderr
+    assert "internal error" not in stderr and "decompress" not in stderr, stderr
+    assert expected not in installs(root)
+    assert not list((root / "tmp").iterdir())
+
+
 def test_unwritable_pex_root_uses_the_fallback(
     demo: dict[str, Path], python: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -843,7 +881,7 @@ def test_tools_info_and_extract(
 ) -> None:
     pex = demo["demo"]
     tools = with_env(env, PEX_TOOLS="1")
-    result = ok(helpers.run_pex(pex, "info", python=python, env=tools))
+    result = ok(helpers.run_pex(pex, "info", "--raw", python=python, env=tools))
     assert json.loads(result.stdout) == pex_info(pex)
     assert '\n  "distributions": {' in result.stdout  # indented
     assert start_failure(helpers.run_pex(pex, "frobnicate", python=python, env=tools)).startswith(

@@ -171,9 +171,10 @@ def test_users_install_the_plugin_as_hatch_pex_builder(env: dict[str, str], tmp_
     assert installed == ["hatch_pex_builder-0.1.0.dist-info"]
     # In the `lowest` env the build environment holds the plugin's dependencies at their lower bounds.
     for name, version in helpers.lowest_pins().items():
+        stem = name.replace("-", "_")  # cyclonedx-python-lib: cyclonedx_python_lib-8.0.0.dist-info
         found = {
-            Version(p.name[len(name) + 1 : -len(".dist-info")])
-            for p in Path(env["HATCH_DATA_DIR"]).rglob(f"{name}-*.dist-info")
+            Version(p.name[len(stem) + 1 : -len(".dist-info")])
+            for p in Path(env["HATCH_DATA_DIR"]).rglob(f"{stem}-*.dist-info")
         }
         if name == "tomli" and not found:
             continue  # only installed below Python 3.11

@@ -743,7 +743,7 @@ def test_interpreter_mode_and_tools(tmp_path: Path) -> None:
         sys.executable, pex, "-c", "import sys, tinydep; print(tinydep.WHERE, sys.argv)", "a", env=env
     )
     assert result.stdout == "pex ['-c', 'a']\n", result.stderr
-    info = _run(sys.executable, pex, "info", env={**env, "PEX_TOOLS": "1"})
+    info = _run(sys.executable, pex, "info", "--raw", env={**env, "PEX_TOOLS": "1"})
     assert '"format": "hatch-pex/1"' in info.stdout
     venv = tmp_path / "venv"
     made = _run(sys.executable, pex, "venv", "--no-compile", str(venv), env={**env, "PEX_TOOLS": "1"})

@@ -26,7 +26,9 @@ def boot(pex: str) -> None:
     own = (pex, os.path.join(pex, ".bootstrap"))
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry) not in own]
     raw = ZIP.get_data("PEX-INFO")
-    record = None if "PEX_TOOLS" in os.environ else warm_record(raw)
+    # PEX_TOOLS on (or invalid: launch reports it) skips the record; log.env_flag is the full rule.
+    tools = os.environ.get("PEX_TOOLS", "").strip().lower() not in ("", "0", "false")
+    record = None if tools else warm_record(raw)
     if record is not None:
         for name, code in record["code"]:  # in dependency order: a module's imports come first
             module = sys.modules[name] = type(sys)(name)

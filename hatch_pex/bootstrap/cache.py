@@ -401,6 +401,12 @@ def _extract(root: str, wheels: Sequence[str], source: WheelSource, workers: int
             plan = Plan(source.region(wheel, os.path.join(root, "tmp")), tmp, f"{source.pex}: .deps/{wheel}")
             plans[id(plan)] = (plan, wheel)
         unpack_all([plan for plan, _ in plans.values()], workers, commit)
+    except Exception:
+        # A damaged wheel usually breaks a deflate stream or its own directory before its hash is
+        # known: say which wheel is damaged, with both hashes, rather than what zlib or zipfile found.
+        for wheel in wheels:
+            source.check(wheel, source.region(wheel, os.path.join(root, "tmp")).sha256())
+        raise
     finally:
         for tmp in pending:
             if os.path.lexists(tmp):

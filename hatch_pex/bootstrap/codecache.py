@@ -25,7 +25,8 @@ SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file 
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
     "bytecode", "cache", "codecache", "entry", "extract", "interpreter", "isolation", "launch", "locks",
-    "log", "pexinfo", "record", "resolve", "specifiers", "tags", "tools", "trust", "venvtool", "wheels",
+    "log", "pexinfo", "record", "report", "resolve", "specifiers", "tags", "tools", "trust", "venvtool",
+    "wheels",
 )  # fmt: skip
 
 

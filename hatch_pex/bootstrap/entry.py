@@ -9,21 +9,17 @@ from __future__ import annotations
 import os
 import sys
 
-from .log import BootError, log
+from .log import BootError, env_flag, log
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() not in ("", "0", "false", "no")
-
-
 def choose(entry_point: str | None, entries: Sequence[str]) -> tuple[str, str]:
     """(kind, value): ("call", "mod:func"), ("module", "mod"), ("path", file) or ("interpreter", "")."""
     env = os.environ
-    if _truthy(env.get("PEX_INTERPRETER")):
+    if env_flag("PEX_INTERPRETER"):
         return _interpreter_target()
     script = env.get("PEX_SCRIPT")
     if script:
@@ -41,7 +37,7 @@ def inject_args(args: object, entry_point: object) -> None:
     if not args or not isinstance(args, (tuple, list)) or not entry_point:
         return
     env = os.environ
-    if _truthy(env.get("PEX_INTERPRETER")) or env.get("PEX_SCRIPT") or env.get("PEX_MODULE"):
+    if env_flag("PEX_INTERPRETER") or env.get("PEX_SCRIPT") or env.get("PEX_MODULE"):
         return
     sys.argv[1:1] = [str(arg) for arg in args]
 

@@ -22,6 +22,7 @@ from .trust import create, make_dirs, safe_parts
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import zipfile
+    import zlib
     from collections.abc import Callable, Iterator, Sequence
 
 CHUNK = 1 << 20
@@ -266,6 +267,15 @@ def _inflate(source: int, target: int, offset: int, size: int, expected: int) ->
     import zlib
 
     inflater = zlib.decompressobj(-15)
+    try:
+        return _inflate_into(inflater, source, target, offset, size, expected)
+    except zlib.error:
+        return -1  # a broken deflate stream: reported as a size mismatch
+
+
+def _inflate_into(
+    inflater: zlib._Decompress, source: int, target: int, offset: int, size: int, expected: int
+) -> int:
     written = done = 0
     while done < size and written <= expected:
         data = os.pread(source, min(CHUNK, size - done), offset + done)

@@ -14,7 +14,7 @@ import time
 from . import bytecode, cache_roots, entry, isolation, warm_record
 from .cache import verify, verify_site
 from .locks import hold_shared, keep, lock_path, release, still_linked
-from .log import EXIT_START_FAILURE, VERBOSITY, BootError, log, since
+from .log import EXIT_START_FAILURE, VERBOSITY, BootError, env_flag, log, since
 from .trust import root_problem
 
 TYPE_CHECKING = False
@@ -31,7 +31,7 @@ TOUCH_EVERY_SECONDS = 86400
 def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: float) -> None:
     try:
         reexec_from = os.environ.pop(REEXEC_MARKER, None)  # not inherited by the app's own children
-        if "PEX_TOOLS" in os.environ:
+        if env_flag("PEX_TOOLS"):
             from .tools import main
 
             sys.exit(main(pex, raw, sys.argv[1:], reexec_from))

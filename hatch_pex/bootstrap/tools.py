@@ -21,7 +21,9 @@ USAGE = """\
 usage: PEX_TOOLS=1 {pex} COMMAND [ARGS]
 
 commands:
-  info                              print PEX-INFO as JSON
+  info [--json | --raw]             what the pex holds and runs (as `python -m hatch_pex inspect`);
+                                    --json: as JSON, --raw: PEX-INFO itself
+  verify                            re-hash every member against the hashes recorded at build time
   venv [--force] [--no-compile] DIR create a virtualenv at DIR with the distributions installed
   extract DIR                       copy each wheel to DIR/<wheel> and unpack it into DIR/<wheel minus .whl>/
   cache [info]                      show the cache: location, entries, size, last use of each pex
@@ -31,12 +33,16 @@ commands:
 
 def main(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = None) -> int:
     """Run a PEX_TOOLS command; `reexec_from` is set when this process was re-executed to get here."""
-    if not args or args[0] in ("-h", "--help", "help"):
+    if not args:  # a start failure like any other: an error line, then what to type instead
+        sys.stderr.write("hatch-pex: error: PEX_TOOLS is set but no tool was named\n")
+        sys.stderr.write(USAGE.format(pex=os.path.basename(pex)))
+        return 2
+    if args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE.format(pex=os.path.basename(pex)))
-        return 0 if args else 2
+        return 0
     command, rest = args[0], list(args[1:])
-    if command == "info":
-        return info(raw)
+    if command in ("info", "verify"):
+        return report_command(pex, command, rest)
     if command == "venv":
         from .venvtool import venv_command
 
@@ -53,11 +59,17 @@ def main(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = No
     raise BootError(f"unknown tool {command!r}; run with PEX_TOOLS=1 and 'help' to list the tools")
 
 
-def info(raw: bytes) -> int:
-    import json
+def report_command(pex: str, command: str, args: Sequence[str]) -> int:
+    """`info` and `verify`: the code of `python -m hatch_pex inspect` and `verify` (report.py)."""
+    from . import report
 
-    sys.stdout.write(json.dumps(json.loads(raw), indent=2, sort_keys=True) + "\n")
-    return 0
+    if command == "verify" and not args:
+        return report.verify_command(pex, sys.stdout)
+    if command == "info" and len(args) <= 1 and set(args) <= {"--json", "--raw"}:
+        if args == ["--raw"]:
+            return report.raw_info_command(pex, sys.stdout)
+        return report.inspect_command(pex, args == ["--json"], sys.stdout)
+    raise BootError("usage: info [--json | --raw], verify")
 
 
 def extract(pex: str, raw: bytes, args: Sequence[str]) -> int:

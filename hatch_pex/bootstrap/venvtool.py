@@ -1,6 +1,11 @@
 """`PEX_TOOLS=1 ./app.pex venv DIR`: a virtualenv (no pip) with the pex's wheels installed as an
 installer would: files in site-packages, .data/ parts in their scheme directories, console scripts with
-the venv's python in their shebang, INSTALLER and a rewritten RECORD in each .dist-info."""
+the venv's python in their shebang, INSTALLER and a rewritten RECORD in each .dist-info.
+
+What the pex does at start carries over, as in PEX's venv tool: the venv is made by an interpreter that
+satisfies the interpreter constraints (else re-executed under one, or refused), `inject_env` is set by
+a site hook at every start of the venv's Python, `inherit_path` prefer/fallback gives the venv the
+system site-packages, and the pex's own console script puts `inject_args` before the user's."""
 
 from __future__ import annotations
 
@@ -30,7 +35,35 @@ if __name__ == "__main__":
         sys.argv[0] = sys.argv[0][: -len("-script.pyw")]
     elif sys.argv[0].endswith(".exe"):
         sys.argv[0] = sys.argv[0][: -len(".exe")]
-    sys.exit({call}())
+{inject_args}    sys.exit({call}())
+"""
+# Written to site-packages with a .pth that imports it at every start of the venv's Python.
+SITE_HOOK = "_hatch_pex_venv"
+SITE_HOOK_TEMPLATE = """\
+# Written by `PEX_TOOLS=1 {pex} venv`: what that pex does at start, done at every start of this venv.
+import os
+import sys
+
+INJECT_ENV = {inject_env!r}  # PEX-INFO inject_env: set unless already set
+INHERIT_PATH = {inherit_path!r}  # PEX-INFO inherit_path (prefer/fallback: pyvenv.cfg has system site)
+
+
+def _prefer_system_site():
+    \"\"\"`prefer`: the system site-packages go before this venv's own (site adds them after).\"\"\"
+    import site
+
+    here = os.path.dirname(os.path.realpath(__file__))
+    prefix = os.path.realpath(sys.prefix) + os.sep
+    system = [p for p in site.getsitepackages() if not os.path.realpath(p).startswith(prefix)]
+    own = [i for i, p in enumerate(sys.path) if os.path.realpath(p) == here]
+    at = own[0] if own else len(sys.path)
+    sys.path[at:at] = [p for p in system if os.path.isdir(p) and p not in sys.path[:at]]
+
+
+for _name, _value in INJECT_ENV.items():
+    os.environ.setdefault(_name, _value)
+if INHERIT_PATH == "prefer":
+    _prefer_system_site()
 """
 
 
@@ -65,15 +98,18 @@ def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | N
 
     source = WheelSource(pex, info.distributions)
     try:
-        context = create_venv(dest, clear=force)
+        context = create_venv(dest, clear=force, system_site_packages=info.inherit_path != "false")
         paths = scheme_paths(dest)
         python = str(context.env_exe)
+        own_script = (info.script, info.inject_args) if info.script else None
         for _, wheel in sorted(chosen.items()):
             region = source.region(wheel, dest)
             source.check(wheel, region.sha256())  # before anything of it is installed
             with region.open_zip() as archive:
-                install_wheel(archive, wheel, paths, python)
+                install_wheel(archive, wheel, paths, python, own_script)
             log(f"installed {wheel}")
+        if info.inject_env or info.inherit_path == "prefer":
+            write_site_hook(paths["purelib"], os.path.basename(pex), info.inject_env, info.inherit_path)
         if compile_bytecode:
             import compileall
 
@@ -88,7 +124,7 @@ def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | N
     return 0
 
 
-def create_venv(dest: str, clear: bool) -> SimpleNamespace:
+def create_venv(dest: str, clear: bool, system_site_packages: bool = False) -> SimpleNamespace:
     import venv
 
     class Builder(venv.EnvBuilder):
@@ -97,7 +133,9 @@ def create_venv(dest: str, clear: bool) -> SimpleNamespace:
         def post_setup(self, context: SimpleNamespace) -> None:
             self.context = context
 
-    builder = Builder(with_pip=False, clear=clear, symlinks=os.name != "nt")
+    builder = Builder(
+        with_pip=False, clear=clear, symlinks=os.name != "nt", system_site_packages=system_site_packages
+    )
     builder.create(dest)
     return builder.context
 
@@ -112,6 +150,15 @@ def scheme_paths(dest: str) -> dict[str, str]:
     return sysconfig.get_paths(scheme, vars=base)
 
 
+def write_site_hook(site_packages: str, pex: str, inject_env: dict[str, str], inherit_path: str) -> None:
+    """The module and .pth that apply the pex's `inject_env` (and `prefer`) at every start of the venv."""
+    hook = SITE_HOOK_TEMPLATE.format(
+        pex=pex, inject_env=dict(sorted(inject_env.items())), inherit_path=inherit_path
+    )
+    _write(contained(site_packages, f"{SITE_HOOK}.py", "site hook"), hook.encode("utf-8"))
+    _write(contained(site_packages, f"{SITE_HOOK}.pth", "site hook"), f"import {SITE_HOOK}\n".encode())
+
+
 def _record_hash(data: bytes) -> str:
     return _record_digest(hashlib.sha256(data))
 
@@ -120,9 +167,15 @@ def _record_digest(digest: hashlib._Hash) -> str:
     return f"sha256={base64.urlsafe_b64encode(digest.digest()).rstrip(b'=').decode()}"
 
 
-def install_wheel(archive: zipfile.ZipFile, filename: str, paths: dict[str, str], python: str) -> None:
+def install_wheel(
+    archive: zipfile.ZipFile,
+    filename: str,
+    paths: dict[str, str],
+    python: str,
+    own_script: tuple[str, Sequence[str]] | None = None,
+) -> None:
     """Installs one wheel into the scheme `paths` (purelib, platlib, scripts, data, include), a
-    member at a time and a MiB at a time."""
+    member at a time and a MiB at a time. `own_script`: (the pex's console script, its inject_args)."""
     name = filename.split("-")[0]
     members = [i for i in archive.infolist() if not i.is_dir()]
     tops = {i.filename.split("/")[0] for i in members if "/" in i.filename}
@@ -150,7 +203,7 @@ def install_wheel(archive: zipfile.ZipFile, filename: str, paths: dict[str, str]
             digest, size = _write_stream(target, stream, python if is_script else None, executable)
         record.append((_relative(target, base), digest, str(size)))
     entry_points = os.path.join(base, dist_info, "entry_points.txt")
-    for target, content in _console_scripts(entry_points, paths["scripts"], python):
+    for target, content in _console_scripts(entry_points, paths["scripts"], python, own_script):
         _write(target, content, executable=True)
         record.append((_relative(target, base), _record_hash(content), str(len(content))))
     installer = os.path.join(base, dist_info, "INSTALLER")
@@ -205,7 +258,9 @@ def _write_stream(path: str, content: IO[bytes], python: str | None, executable:
     return _record_digest(digest), size
 
 
-def _console_scripts(entry_points: str, scripts_dir: str, python: str) -> list[tuple[str, bytes]]:
+def _console_scripts(
+    entry_points: str, scripts_dir: str, python: str, own_script: tuple[str, Sequence[str]] | None
+) -> list[tuple[str, bytes]]:
     from .entry import parse_entry_points
 
     try:
@@ -220,7 +275,11 @@ def _console_scripts(entry_points: str, scripts_dir: str, python: str) -> list[t
         if not attrs:
             continue
         head = attrs.strip().split(".")[0]
-        script = SCRIPT_TEMPLATE.format(python=python, module=module.strip(), head=head, call=attrs.strip())
+        args = own_script[1] if own_script and own_script[0] == name else ()
+        inject = f"    sys.argv[1:1] = {list(args)!r}  # the pex's inject_args\n" if args else ""
+        script = SCRIPT_TEMPLATE.format(
+            python=python, module=module.strip(), head=head, call=attrs.strip(), inject_args=inject
+        )
         if "/" in name or name in (".", ".."):
             raise BootError(f"console script name {name!r} in {entry_points} is not a file name: refused")
         out.append((contained(scripts_dir, name, "console script name"), script.encode()))

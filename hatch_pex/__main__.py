@@ -1,0 +1,7 @@
+"""`python -m hatch_pex inspect|verify|diff ...` (cli.py)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

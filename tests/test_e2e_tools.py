@@ -1,0 +1,306 @@
+"""End to end: `PEX_TOOLS` read as a boolean (as PEX reads it), the error of `PEX_TOOLS=1 app.pex` with no
+tool, and what `PEX_TOOLS=1 app.pex venv DIR` carries over from the pex (docs/runtime.md, "Tools"):
+`env` (inject_env), `args` (inject_args), `inherit-path` and the interpreter constraints.
+
+The fixture pexes are built from fixtures/apps/demo-app for the test runner's Python version only, once
+per module and worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import helpers
+import pytest
+from helpers import configure, pex_info
+
+from hatch_pex.bootstrap.log import BootError, env_flag
+
+ONE_VERSION = f'python-versions = ["{sys.version_info[0]}.{sys.version_info[1]}"]'
+INJECTED = '{ HP_INJECTED = "from the pex", HP_PRESET = "from the pex" }'
+ARGS = '["--injected", "two words"]'
+# Prints what a start sees: the injected variables and where the base interpreter's site-packages are.
+PROBE = (
+    "import json, os, sys, sysconfig; "
+    "base = sysconfig.get_paths(vars={'base': sys.base_prefix, 'platbase': sys.base_exec_prefix})['purelib']; "
+    "own = [p for p in sys.path if p.startswith(sys.prefix + os.sep) and p.endswith('site-packages')]; "
+    "print(json.dumps({'env': [os.environ.get('HP_INJECTED'), os.environ.get('HP_PRESET')], "
+    "'base': sys.path.index(base) if base in sys.path else None, "
+    "'own': sys.path.index(own[0]) if own else None}))"
+)
+
+
+def build(
+    tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path, name: str, table: str
+) -> Path:
+    """`hatch build -t pex` of demo-app's `demo` script with `table` added; the one .pex."""
+    base = tmp_path_factory.mktemp(name)
+    project = helpers.copy_fixture_app("demo-app", base)
+    configure(project, f'{ONE_VERSION}\nscripts = ["demo"]\n{table}')
+    helpers.hatch_build(project, env=helpers.make_env(index_url, base / ".home", uv_cache=uv_cache))
+    [pex] = helpers.built_artifacts(project)
+    return pex
+
+
+@pytest.fixture(scope="module")
+def fallback_pex(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
+    """demo with env, args and inherit-path = "fallback"."""
+    return build(
+        tmp_path_factory,
+        index_url,
+        uv_cache,
+        "fallback",
+        f'env = {INJECTED}\nargs = {ARGS}\ninherit-path = "fallback"',
+    )
+
+
+@pytest.fixture(scope="module")
+def prefer_pex(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
+    """demo with inherit-path = "prefer", nothing injected."""
+    return build(tmp_path_factory, index_url, uv_cache, "prefer", 'inherit-path = "prefer"')
+
+
+@pytest.fixture(scope="module")
+def plain_pex(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
+    """demo as configured by default (isolated, nothing injected)."""
+    return build(tmp_path_factory, index_url, uv_cache, "plain", "")
+
+
+@pytest.fixture
+def python(interpreters: dict[str, Path]) -> Path:
+    """The CPython the fixture pexes serve (the test runner's version)."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if version not in interpreters:
+        pytest.skip(f"no CPython {version} found")
+    return interpreters[version]
+
+
+def with_env(env: dict[str, str], **changes: str | Path | None) -> dict[str, str]:
+    result = dict(env)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = str(value)
+    return result
+
+
+def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == code, helpers.describe(result)
+    return result
+
+
+def start_failure(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, helpers.describe(result)
+    assert result.stderr.startswith("hatch-pex: error: "), helpers.describe(result)
+    assert "Traceback" not in result.stderr, helpers.describe(result)
+    return result.stderr
+
+
+def probe(python: Path, env: dict[str, str]) -> dict[str, object]:
+    """What PROBE reports when `python` runs it."""
+    return json.loads(ok(helpers.run([python, "-c", PROBE], env=env)).stdout)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------------------------------
+# PEX_TOOLS and PEX_INTERPRETER are booleans
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        *[("1", True), ("true", True), ("TRUE", True), (" True ", True)],
+        *[("0", False), ("false", False), ("False", False), ("", False), (None, False)],
+    ],
+)
+def test_env_flag_values(monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool) -> None:
+    if value is None:
+        monkeypatch.delenv("PEX_TOOLS", raising=False)
+    else:
+        monkeypatch.setenv("PEX_TOOLS", value)
+    assert env_flag("PEX_TOOLS") is expected
+
+
+@pytest.mark.parametrize("value", ["yes", "no", "2", "on"])
+def test_env_flag_refuses_other_values(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("PEX_INTERPRETER", value)
+    with pytest.raises(BootError, match=rf"^PEX_INTERPRETER='{value}': expected 1 or true"):
+        env_flag("PEX_INTERPRETER")
+
+
+def test_pex_tools_is_a_boolean(plain_pex: Path, python: Path, env: dict[str, str], tmp_path: Path) -> None:
+    run_env = with_env(env, PEX_ROOT=tmp_path / "root", PEX_VERBOSE="1")
+    for value in ("0", "false", "False", ""):  # off: the application runs, from its warm record once made
+        result = ok(helpers.run_pex(plain_pex, "x", python=python, env=with_env(run_env, PEX_TOOLS=value)))
+        assert helpers.parse_demo_output(result.stdout)["argv"] == [str(plain_pex), "x"], value
+    assert "hatch-pex: warm start: " in result.stderr, helpers.describe(result)
+    for value in ("1", "true", "TRUE"):  # on: a tool runs
+        result = ok(
+            helpers.run_pex(plain_pex, "info", "--raw", python=python, env=with_env(run_env, PEX_TOOLS=value))
+        )
+        assert json.loads(result.stdout) == pex_info(plain_pex), value
+    quiet = with_env(run_env, PEX_VERBOSE=None)  # a start failure's stderr is its error line alone
+    stderr = start_failure(helpers.run_pex(plain_pex, python=python, env=with_env(quiet, PEX_TOOLS="yes")))
+    assert (
+        stderr.splitlines()[-1]
+        == "hatch-pex: error: PEX_TOOLS='yes': expected 1 or true (on), 0 or false (off)"
+    )
+    stderr = start_failure(
+        helpers.run_pex(plain_pex, "-c", "pass", python=python, env=with_env(quiet, PEX_INTERPRETER="no"))
+    )
+    assert stderr == "hatch-pex: error: PEX_INTERPRETER='no': expected 1 or true (on), 0 or false (off)\n"
+    result = ok(
+        helpers.run_pex(
+            plain_pex, "-c", "print('repl')", python=python, env=with_env(run_env, PEX_INTERPRETER="True")
+        )
+    )
+    assert result.stdout == "repl\n"
+
+
+def test_pex_tools_without_a_tool_is_an_error(plain_pex: Path, python: Path, env: dict[str, str]) -> None:
+    result = helpers.run_pex(plain_pex, python=python, env=with_env(env, PEX_TOOLS="1"))
+    stderr = start_failure(result)
+    lines = stderr.splitlines()
+    assert lines[0] == "hatch-pex: error: PEX_TOOLS is set but no tool was named"
+    assert lines[1] == f"usage: PEX_TOOLS=1 {plain_pex.name} COMMAND [ARGS]"
+    assert result.stdout == ""
+    helped = ok(helpers.run_pex(plain_pex, "help", python=python, env=with_env(env, PEX_TOOLS="1")))
+    assert helped.stderr == "" and helped.stdout.splitlines() == lines[1:]
+
+
+# --------------------------------------------------------------------------------------------------
+# What the venv tool carries over
+# --------------------------------------------------------------------------------------------------
+
+
+def test_venv_carries_env_args_and_fallback(
+    fallback_pex: Path, python: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    ok(helpers.run_pex(fallback_pex, "venv", str(venv), python=python, env=with_env(env, PEX_TOOLS="1")))
+    run_env = with_env(env, PEX_ROOT=tmp_path / "root", HP_INJECTED=None, HP_PRESET="from the caller")
+
+    # inject_args: the pex's own script puts them before the user's, as the pex does.
+    from_pex = helpers.parse_demo_output(
+        ok(helpers.run_pex(fallback_pex, "user", python=python, env=run_env)).stdout
+    )
+    from_venv = helpers.parse_demo_output(
+        ok(helpers.run([venv / "bin" / "demo", "user"], env=run_env)).stdout
+    )
+    assert from_venv["argv"] == [str(venv / "bin" / "demo"), "--injected", "two words", "user"]
+    assert from_venv["argv"][1:] == from_pex["argv"][1:]  # type: ignore[index]
+
+    # inject_env: set unless already set, at every start of the venv's Python, as at every start of the pex.
+    seen_by_venv = probe(helpers.venv_python(venv), run_env)
+    seen_by_pex = json.loads(
+        ok(
+            helpers.run_pex(
+                fallback_pex, "-c", PROBE, python=python, env=with_env(run_env, PEX_INTERPRETER="1")
+            )
+        ).stdout
+    )
+    assert seen_by_venv["env"] == seen_by_pex["env"] == ["from the pex", "from the caller"]
+
+    # fallback: the system site-packages are visible, after the venv's own.
+    assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+    assert isinstance(seen_by_venv["base"], int) and isinstance(seen_by_venv["own"], int), seen_by_venv
+    assert seen_by_venv["own"] < seen_by_venv["base"]
+
+
+def test_venv_prefer_puts_the_system_site_first(
+    prefer_pex: Path, plain_pex: Path, python: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    tools = with_env(env, PEX_TOOLS="1")
+    prefer, plain = tmp_path / "prefer", tmp_path / "plain"
+    ok(helpers.run_pex(prefer_pex, "venv", str(prefer), python=python, env=tools))
+    ok(helpers.run_pex(plain_pex, "venv", str(plain), python=python, env=tools))
+    seen = probe(helpers.venv_python(prefer), env)
+    assert isinstance(seen["base"], int) and isinstance(seen["own"], int), seen
+    assert seen["base"] < seen["own"]
+    assert seen["env"] == [None, env.get("HP_PRESET")]
+    # The default (inherit-path = "false"): an isolated venv, no site hook.
+    assert "include-system-site-packages = false" in (plain / "pyvenv.cfg").read_text()
+    seen = probe(helpers.venv_python(plain), env)
+    assert seen["base"] is None and isinstance(seen["own"], int), seen
+    assert not list(plain.glob("lib/python*/site-packages/_hatch_pex_venv.*"))
+    assert helpers.parse_demo_output(ok(helpers.run([plain / "bin" / "demo", "u"], env=env)).stdout)[
+        "argv"
+    ] == [
+        str(plain / "bin" / "demo"),
+        "u",
+    ]
+
+
+def test_venv_needs_an_interpreter_within_the_constraints(
+    plain_pex: Path, python: Path, interpreters: dict[str, Path], env: dict[str, str], tmp_path: Path
+) -> None:
+    """Started by a CPython the pex does not serve, with none that it serves to be found: the venv is
+    not made, and the message says what the pex needs and what was found."""
+    others = [p for p in interpreters.values() if p != python]
+    if not others:
+        pytest.skip("needs a second CPython")
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    venv = tmp_path / "venv"
+    tools = with_env(env, PEX_TOOLS="1", PATH=empty, PEX_PYTHON=None, PEX_PYTHON_PATH=None)
+    stderr = start_failure(helpers.run_pex(plain_pex, "venv", str(venv), python=others[0], env=tools))
+    constraints = " or ".join(pex_info(plain_pex)["interpreter_constraints"])  # type: ignore[arg-type]
+    assert f"no interpreter fits demo-app: it needs Python {constraints}" in stderr, stderr
+    assert not venv.exists()
+    # With one on the search path, the venv is made by it.
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / python.name).symlink_to(python)
+    ok(helpers.run_pex(plain_pex, "venv", str(venv), python=others[0], env=with_env(tools, PATH=links)))
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"\nversion = {version}." in "\n" + (venv / "pyvenv.cfg").read_text()
+    assert os.access(venv / "bin" / "demo", os.X_OK)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ctrl-C during the start
+# --------------------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_the_start_exits_130(
+    plain_pex: Path, python: Path, interpreters: dict[str, Path], env: dict[str, str], tmp_path: Path
+) -> None:
+    """SIGINT while the start waits for an interpreter it probes (here one that never answers): exit
+    130, no traceback, no error line (docs/runtime.md, "Exit codes and errors")."""
+    others = [p for p in interpreters.values() if p != python]
+    if not others:
+        pytest.skip("needs a second CPython")
+    marker = tmp_path / "probed"
+    slow = tmp_path / "slow-python"
+    sleep = shutil.which("sleep")
+    assert sleep, "no sleep command"
+    slow.write_text(f"#!/bin/sh\n: > '{marker}'\nexec {sleep} 120\n")  # PATH has nothing in it
+    slow.chmod(0o755)
+    run_env = with_env(env, PEX_ROOT=tmp_path / "root", PEX_PYTHON=slow, PATH=tmp_path / "nothing")
+    process = subprocess.Popen(
+        [others[0], plain_pex, "x"], env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        for _ in range(600):
+            if marker.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not marker.exists():
+            process.kill()
+            pytest.fail(f"the start never probed the slow interpreter: {process.communicate()}")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, (process.returncode, stdout, stderr)
+    assert stdout == "" and stderr == "", (stdout, stderr)
