@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .ziplayout import ZipWriter
 
@@ -114,21 +115,29 @@ def write_pex(output: str, *, shebang: str, members: list[Member], compression: 
     Wheels come first, each stored unless `compression` asks for deflate (their members are deflated
     already); the runtime's members come last, so that a file past 4 GiB can still be started by
     zipimport before Python 3.13 (ziplayout.py)."""
+    date_time = time.gmtime(timestamp)[:6]
+    with _terminate_as_exception(), atomic_output(output, 0o755) as stream:
+        stream.write(f"#!{shebang}\n".encode())
+        writer = ZipWriter(stream, date_time)
+        for member in sorted(members, key=lambda m: (not is_wheel(m.name), m.name)):
+            writer.add(member.name, member.chunks(), member.size(), member_level(member, compression))
+        writer.finish(lambda name: not is_wheel(name))
+    return output
+
+
+@contextlib.contextmanager
+def atomic_output(output: str, mode: int) -> Iterator[BinaryIO]:
+    """A new file that appears at `output` only once written whole (fsync, then rename); removed on any
+    failure. It is created with O_EXCL and without following a link, so never through a name someone
+    planted in a shared dist/; `mode` is narrowed by the umask."""
     directory = os.path.dirname(os.path.abspath(output))
     os.makedirs(directory, exist_ok=True)
     remove_stale_partials(directory)
     partial = os.path.join(directory, f".{os.path.basename(output)}{PARTIAL_MARKER}{os.getpid()}")
-    date_time = time.gmtime(timestamp)[:6]
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        # A new file, never through a name planted in a shared dist/ (O_EXCL, no symlink followed);
-        # executable as far as the umask allows.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with _terminate_as_exception(), open(os.open(partial, flags, 0o755), "w+b") as stream:
-            stream.write(f"#!{shebang}\n".encode())
-            writer = ZipWriter(stream, date_time)
-            for member in sorted(members, key=lambda m: (not is_wheel(m.name), m.name)):
-                writer.add(member.name, member.chunks(), member.size(), member_level(member, compression))
-            writer.finish(lambda name: not is_wheel(name))
+        with open(os.open(partial, flags, mode), "w+b") as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(partial, output)
@@ -140,7 +149,6 @@ def write_pex(output: str, *, shebang: str, members: list[Member], compression: 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
         raise
-    return output
 
 
 def is_wheel(name: str) -> bool:

@@ -13,8 +13,6 @@ derived from the content (uuid5), so two builds of the same inputs give the same
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -24,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from .archive import PARTIAL_MARKER
+from .archive import atomic_output
 from .exclude import holds, requires_dist, starting_points, walk
 from .platforms import Platform
 from .resolve import Closure, Distribution
@@ -285,26 +283,8 @@ def side_file(output: str) -> str:
 
 
 def write_side_file(output: str, document: bytes) -> str:
-    """Write `document` beside `output` atomically (a new temporary file renamed into place, as
-    archive.write_pex does: never a partial file, never through a link planted there); return its
-    path."""
+    """Write `document` beside `output` atomically, as the .pex itself is; return its path."""
     path = side_file(output)
-    directory = os.path.dirname(os.path.abspath(path))
-    # The name write_pex gives its own temporary files, so that a killed build's are removed the same way.
-    partial = os.path.join(directory, f".{os.path.basename(path)}{PARTIAL_MARKER}{os.getpid()}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        with open(os.open(partial, flags, 0o644), "wb") as stream:
-            stream.write(document)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, path)
-    except FileExistsError:
-        raise FileExistsError(
-            f"{partial} exists (a file or link someone else put there): not written"
-        ) from None
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
-        raise
+    with atomic_output(path, 0o644) as stream:
+        stream.write(document)
     return path

@@ -32,13 +32,14 @@ LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra l
 
 
 def write_app(base: Path, pure: str) -> Path:
-    """`cli-app` 0.1.0 with the script `cli-app`, needing hp-pure==`pure` and hp-native (a wheel per
-    CPython version), served for Python 3.11 and 3.12."""
+    """`cli-app` 0.1.0 with the script `cli-app`, needing hp-pure and hp-native (a wheel per CPython
+    version), served for Python 3.11 and 3.12; a constraints file pins hp-pure to `pure`, so the
+    project's own wheel is the same whatever `pure` is."""
     project = base / "cli-app"
     (project / "cli_app").mkdir(parents=True)
     (project / "cli_app" / "__init__.py").write_text(APP)
     (project / "pyproject.toml").write_text(
-        f"""
+        """
 [build-system]
 requires = ["hatchling", "hatch-pex-builder"]
 build-backend = "hatchling.build"
@@ -47,7 +48,7 @@ build-backend = "hatchling.build"
 name = "cli-app"
 version = "0.1.0"
 requires-python = ">=3.9"
-dependencies = ["hp-pure=={pure}", "hp-native"]
+dependencies = ["hp-pure", "hp-native"]
 
 [project.scripts]
 cli-app = "cli_app:main"
@@ -56,7 +57,8 @@ cli-app = "cli_app:main"
 packages = ["cli_app"]
 """
     )
-    configure(project, 'python-versions = ["3.11", "3.12"]')
+    (project / "constraints.txt").write_text(f"hp-pure=={pure}\n")
+    configure(project, 'python-versions = ["3.11", "3.12"]\nconstraints-files = ["constraints.txt"]')
     return project
 
 
@@ -285,8 +287,7 @@ def test_diff_names_exactly_the_changed_dependency(
         "added": [],
         "removed": [],
         "changed": [{"name": "hp-pure", "old": ["1.0"], "new": ["2.0"]}],
-        # the project's own wheel: same version, its METADATA names the other hp-pure
-        "rebuilt": [{"name": "cli-app", "versions": ["0.1.0"]}],
+        "rebuilt": [],
     }
     assert found["fields"] == {}
     assert found["runtime_members"] == {"added": [], "removed": [], "changed": []}
@@ -298,12 +299,9 @@ def test_diff_names_exactly_the_changed_dependency(
     assert found["identical"] is False
     text = cli(hatchling_venv, "diff", old, new, env=env)
     assert text.returncode == 1
-    assert "distribution changed: hp-pure 1.0 -> 2.0" in text.stdout.splitlines()
-    assert not [
-        line
-        for line in text.stdout.splitlines()
-        if line.startswith(("distribution added", "distribution removed"))
-    ]
+    changes = [line for line in text.stdout.splitlines() if not line.startswith(("---", "+++", "pex_hash:"))]
+    assert changes[0] == "distribution changed: hp-pure 1.0 -> 2.0"
+    assert [line.split(":")[0] for line in changes[1:]] == ["size"], text.stdout
 
     same = cli(hatchling_venv, "diff", old, old, env=env)
     assert same.returncode == 0, helpers.describe(same)
@@ -357,7 +355,7 @@ def _report(dists: list[tuple[str, str, str]], **fields: object) -> dict[str, ob
         "file": "x.pex",
         "size": 100,
         "pex_hash": "h",
-        "pex_info": {"member_hashes": {"__main__.py": "m"}},
+        "pex_info": {"member_hashes": {"__main__.py": "m", ".sbom/bom.cdx.json": "s1"}},
         "runs": {"mode": "script", "entry_point": "a:b", "script": "a"},
         "distributions": [
             {"name": n, "version": v, "sha256": s, "wheel": f"{n}-{v}-py3-none-any.whl"} for n, v, s in dists
@@ -374,7 +372,8 @@ def test_diff_logic() -> None:
         size=90,
         pex_hash="i",
         runs={"mode": "interpreter", "entry_point": None, "script": None},
-        pex_info={"member_hashes": {"__main__.py": "n", "sbom.json": "s"}},
+        # the SBOM follows the distributions: not reported as a runtime member of its own
+        pex_info={"member_hashes": {"__main__.py": "n", "extra.py": "e", ".sbom/bom.cdx.json": "s2"}},
     )
     found = report.diff(old, new)
     assert found["distributions"] == {
@@ -384,7 +383,7 @@ def test_diff_logic() -> None:
         "rebuilt": [{"name": "c", "versions": ["1"]}],
     }
     assert list(found["fields"]) == ["runs"]
-    assert found["runtime_members"] == {"added": ["sbom.json"], "removed": [], "changed": ["__main__.py"]}
+    assert found["runtime_members"] == {"added": ["extra.py"], "removed": [], "changed": ["__main__.py"]}
     assert found["size"]["change"] == -10 and found["identical"] is False
     text = report.render_diff(found)
     assert "runs: console script a (a:b) -> a Python interpreter" in text

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 PEX_INFO = "PEX-INFO"
+SBOM_DIRECTORY = ".sbom/"  # sbom.py's SBOM_MEMBER lies here
 CHUNK = 1 << 20
 # Facts compared one to one by `diff` (distributions, runtime members and size have their own parts).
 DIFF_FIELDS = (
@@ -402,8 +403,12 @@ def _dist_entry(name: str, dists: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _runtime_hashes(report: Mapping[str, Any]) -> dict[str, str]:
+    """The members `diff` compares one by one: the runtime's. The SBOM is left out: it follows the
+    distributions, whose changes `diff` reports already."""
     recorded = report["pex_info"].get("member_hashes")
-    return dict(recorded) if isinstance(recorded, dict) else {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {name: sha for name, sha in recorded.items() if not name.startswith(SBOM_DIRECTORY)}
 
 
 def render_diff(result: Mapping[str, Any]) -> str:
