@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -54,19 +54,10 @@ def prune(
     """`closure` with `excluded` (canonical names) and whatever only they need left out of each
     platform's set; a wheel no set keeps any more leaves the file."""
     excluded = {str(canonicalize_name(name)) for name in excluded}
-    by_filename = {d.filename: d for d in closure.distributions}
-    requires: dict[str, list[Requirement]] = {}
     sets: dict[str, list[str]] = {}
     left_out: dict[str, list[str]] = {}
     found: set[str] = set()
-    for platform in platforms:
-        filenames = closure.platform_sets.get(platform.text)
-        if filenames is None:
-            continue  # left out of the file
-        distributions = [by_filename[name] for name in filenames]
-        for distribution in distributions:
-            if distribution.wheel not in requires:
-                requires[distribution.wheel] = requires_dist(distribution.wheel)
+    for platform, distributions, requires in platform_closures(closure, platforms):
         environment = platform.marker_environment()
         before = reachable(distributions, requires, roots, set(), environment)
         after = reachable(distributions, requires, roots, excluded, environment)
@@ -77,6 +68,24 @@ def prune(
     used = {filename for filenames in sets.values() for filename in filenames}
     pruned = Closure([d for d in closure.distributions if d.filename in used], sets, dict(closure.left_out))
     return Pruned(pruned, left_out, found)
+
+
+def platform_closures(
+    closure: Closure, platforms: Sequence[Platform]
+) -> Iterator[tuple[Platform, list[Distribution], dict[str, list[Requirement]]]]:
+    """Each platform the file serves, with its set's distributions and {wheel: its Requires-Dist} (each
+    wheel's METADATA read once, whatever the number of platforms sharing it)."""
+    by_filename = {d.filename: d for d in closure.distributions}
+    requires: dict[str, list[Requirement]] = {}
+    for platform in platforms:
+        filenames = closure.platform_sets.get(platform.text)
+        if filenames is None:
+            continue  # left out of the file
+        distributions = [by_filename[name] for name in filenames]
+        for distribution in distributions:
+            if distribution.wheel not in requires:
+                requires[distribution.wheel] = requires_dist(distribution.wheel)
+        yield platform, distributions, requires
 
 
 def reachable(

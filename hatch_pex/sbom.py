@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from .archive import atomic_output
-from .exclude import holds, requires_dist, starting_points, walk
+from .exclude import holds, platform_closures, starting_points, walk
 from .platforms import Platform
 from .resolve import Closure, Distribution
 from .wheel import wheel_metadata
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from cyclonedx.model.component import Component
     from cyclonedx.model.license import License
     from packageurl import PackageURL
-    from packaging.requirements import Requirement
 
 #: The member of the .pex that holds the document (docs/format.md).
 SBOM_MEMBER = ".sbom/bom.cdx.json"
@@ -99,17 +98,8 @@ class Graph:
 def dependency_graph(closure: Closure, platforms: Sequence[Platform], roots: Sequence[str]) -> Graph:
     """Each wheel's `Requires-Dist` links, per platform the file serves, to the wheels of that
     platform's set the walk from `roots` follows (markers and extras as there); the union of all."""
-    by_filename = {d.filename: d for d in closure.distributions}
-    requires: dict[str, list[Requirement]] = {}
     graph = Graph(set(), {d.filename: set() for d in closure.distributions})
-    for platform in platforms:
-        filenames = closure.platform_sets.get(platform.text)
-        if filenames is None:
-            continue  # left out of the file
-        distributions = [by_filename[name] for name in filenames]
-        for distribution in distributions:
-            if distribution.wheel not in requires:
-                requires[distribution.wheel] = requires_dist(distribution.wheel)
+    for platform, distributions, requires in platform_closures(closure, platforms):
         by_name = {d.name: d for d in distributions}
         environment = platform.marker_environment()
         for requirement in starting_points(distributions, requires, roots, environment):

@@ -702,3 +702,27 @@ class TestIndex:
         with opener.open(f"{self.url}{project}/", timeout=10) as response:
             html = response.read().decode()
         return sorted(set(re.findall(r">([^<>]+\.(?:whl|tar\.gz|zip))</a>", html)))
+
+
+def with_env(env: dict[str, str], **changes: str | Path | None) -> dict[str, str]:
+    """A copy of env with variables set (str/Path) or removed (None)."""
+    result = dict(env)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = str(value)
+    return result
+
+
+def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == code, describe(result)
+    return result
+
+
+def start_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """A start failure as documented: exit 2, `hatch-pex: error: ...`, no traceback; returns stderr."""
+    assert result.returncode == 2, describe(result)
+    assert result.stderr.startswith("hatch-pex: error: "), describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    return result.stderr

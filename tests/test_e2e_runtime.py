@@ -26,7 +26,7 @@ from pathlib import Path
 import helpers
 import pytest
 from filelock import FileLock
-from helpers import configure, pex_info
+from helpers import configure, ok, pex_info, start_failure, with_env
 
 from hatch_pex.platforms import KNOWN_PYTHON_VERSIONS
 
@@ -80,30 +80,6 @@ def assert_complete(root: Path) -> None:
         assert files, entry
         for relative, size in files:
             assert (entry / relative).stat().st_size == size, (entry, relative)
-
-
-def with_env(env: dict[str, str], **changes: str | Path | None) -> dict[str, str]:
-    """A copy of env with variables set (str/Path) or removed (None)."""
-    result = dict(env)
-    for key, value in changes.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = str(value)
-    return result
-
-
-def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == code, helpers.describe(result)
-    return result
-
-
-def start_failure(result: subprocess.CompletedProcess[str]) -> str:
-    """A start failure as documented: exit 2, `hatch-pex: error: ...`, no traceback; returns stderr."""
-    assert result.returncode == 2, helpers.describe(result)
-    assert result.stderr.startswith("hatch-pex: error: "), helpers.describe(result)
-    assert "Traceback" not in result.stderr, helpers.describe(result)
-    return result.stderr
 
 
 def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import helpers
 import pytest
-from helpers import configure, pex_info
+from helpers import configure, ok, pex_info, start_failure, with_env
 
 from hatch_pex.bootstrap.log import BootError, env_flag
 
@@ -80,28 +80,6 @@ def python(interpreters: dict[str, Path]) -> Path:
     if version not in interpreters:
         pytest.skip(f"no CPython {version} found")
     return interpreters[version]
-
-
-def with_env(env: dict[str, str], **changes: str | Path | None) -> dict[str, str]:
-    result = dict(env)
-    for key, value in changes.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = str(value)
-    return result
-
-
-def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == code, helpers.describe(result)
-    return result
-
-
-def start_failure(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, helpers.describe(result)
-    assert result.stderr.startswith("hatch-pex: error: "), helpers.describe(result)
-    assert "Traceback" not in result.stderr, helpers.describe(result)
-    return result.stderr
 
 
 def probe(python: Path, env: dict[str, str]) -> dict[str, object]:
