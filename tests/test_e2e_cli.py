@@ -301,7 +301,10 @@ def test_diff_names_exactly_the_changed_dependency(
     assert text.returncode == 1
     changes = [line for line in text.stdout.splitlines() if not line.startswith(("---", "+++", "pex_hash:"))]
     assert changes[0] == "distribution changed: hp-pure 1.0 -> 2.0"
-    assert [line.split(":")[0] for line in changes[1:]] == ["size"], text.stdout
+    # the files' sizes may happen to be equal (then no size line)
+    assert [line.split(":")[0] for line in changes[1:]] == (["size"] if found["size"]["change"] else []), (
+        text.stdout
+    )
 
     same = cli(hatchling_venv, "diff", old, old, env=env)
     assert same.returncode == 0, helpers.describe(same)
