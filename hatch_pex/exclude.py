@@ -59,8 +59,8 @@ def prune(
     found: set[str] = set()
     for platform, distributions, requires in platform_closures(closure, platforms):
         environment = platform.marker_environment()
-        before = reachable(distributions, requires, roots, set(), environment)
-        after = reachable(distributions, requires, roots, excluded, environment)
+        before = set(walk(distributions, requires, roots, set(), environment))
+        after = set(walk(distributions, requires, roots, excluded, environment))
         gone = (before - after) | excluded
         sets[platform.text] = sorted(d.filename for d in distributions if d.name not in gone)
         left_out[platform.text] = sorted({d.name for d in distributions if d.name in gone})
@@ -86,17 +86,6 @@ def platform_closures(
             if distribution.wheel not in requires:
                 requires[distribution.wheel] = requires_dist(distribution.wheel)
         yield platform, distributions, requires
-
-
-def reachable(
-    distributions: Sequence[Distribution],
-    requires: Mapping[str, list[Requirement]],
-    roots: Sequence[str],
-    excluded: set[str],
-    environment: Mapping[str, str],
-) -> set[str]:
-    """Names of the distributions the walk from `roots` reaches without entering an excluded one."""
-    return set(walk(distributions, requires, roots, excluded, environment))
 
 
 def walk(

@@ -7,8 +7,8 @@ an image that did not load (naturalWidth 0), a console error (SEVERE), or a reso
 outside the served site (the site must work offline). It saves a screenshot of the front page.
 
 Without HATCH_PEX_DOCS_SITE (the `py` env) the browser test is skipped; the link logic is unit-tested.
-The browser is Debian's chromium and its driver (/usr/bin/chromium, /usr/bin/chromedriver; .ci/run
-installs them): nothing is downloaded.
+The browser is Debian's chromium and its driver (/usr/bin/chromium, /usr/bin/chromedriver; the docs
+env's .ci/ensure-chromium installs them): nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def origin(site: Path) -> Iterator[str]:
 def browser(tmp_path: Path) -> Iterator[Any]:
     for binary in (CHROMIUM, CHROMEDRIVER):
         assert os.access(binary, os.X_OK), (
-            f"{binary} is missing: install Debian's chromium and chromium-driver (.ci/run does)"
+            f"{binary} is missing: install Debian's chromium and chromium-driver (the docs env runs .ci/ensure-chromium, which does)"
         )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

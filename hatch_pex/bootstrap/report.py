@@ -273,12 +273,11 @@ def verify(path: str) -> tuple[list[str], dict[str, Any]]:
     summary: dict[str, Any] = {"file": path, "members": 0, "bytes": 0}
     with archive:
         try:
-            raw = archive.read(PEX_INFO)
-            data = json.loads(raw)
-            info = PexInfo(raw)
+            info = PexInfo(archive.read(PEX_INFO))
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, BootError) as exc:
             return [f"{PEX_INFO}: damaged ({exc})"], summary
         expected = {f"{DEPS_DIR}/{wheel}": sha for wheel, sha in info.distributions.items()}
+        data = info.data
         recorded = data.get("member_hashes")
         if isinstance(recorded, dict):
             expected.update({str(k): str(v) for k, v in recorded.items()})
