@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hatchling.builders.plugin.interface import BuilderInterface
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from . import archive
@@ -23,6 +24,9 @@ from .platforms import (
     CURRENT,
     KNOWN_PYTHON_VERSIONS,
     Platform,
+    build_python_version,
+    first_release_served,
+    lowest_release,
     narrowed_constraints,
     served_versions,
     version_key,
@@ -156,6 +160,12 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             served = self._served(platforms, closure.left_out)
             if self.config.exclude:
                 closure = self._excluded(closure, served)
+            # Interpreters outside a wheel's Requires-Python cannot run this closure, whatever the
+            # project's own constraints say; the runtime checks these too.
+            requires_python = {
+                d.filename: spec for d in closure.distributions if (spec := wheel_requires_python(d.wheel))
+            }
+            served = self._first_releases(served, closure, requires_python)
             self._report_closure(closure, served, started)
             self._warn_about_size(served, closure)
             distributions = closure.distributions
@@ -171,11 +181,6 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             # Every member but PEX-INFO belongs in `members`: pex_hash and `member_hashes` cover them,
             # and `verify` reports any member they do not record.
             content = archive.content_hash(members)
-            # Interpreters outside a wheel's Requires-Python cannot run this closure, whatever the
-            # project's own constraints say; the runtime checks these too.
-            requires_python = {
-                d.filename: spec for d in distributions if (spec := wheel_requires_python(d.wheel))
-            }
             self._built = []
             for target in targets:
                 info = self._pex_info(
@@ -215,8 +220,39 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                     f"check `project.requires-python` or "
                     f"`tool.hatch.build.targets.{self.PLUGIN_NAME}.interpreter-constraints`"
                 )
-            platforms += [Platform.local(version) for version in versions]
+            constraints = self.config.interpreter_constraints
+            platforms += [Platform.local(v, lowest_release(constraints, v)) for v in versions]
         return platforms
+
+    def _first_releases(
+        self, served: list[Platform], closure: Closure, requires_python: dict[str, str]
+    ) -> list[Platform]:
+        """The served platforms, each from the first patch release its wheels all admit. A served
+        version means every patch release of it: where a wheel needs a later one than the platform was
+        resolved for (a lock's or uv's choice, or nothing serving X.Y.0), the file says it serves
+        that version from there on, and the build says why in one line."""
+        result = []
+        for platform in served:
+            wheels = [name for name in closure.platform_sets[platform.text] if name in requires_python]
+            specs = [requires_python[name] for name in wheels]
+            micro = first_release_served(specs, platform.python_version, platform.micro)
+            if platform.local_tags and micro > platform.micro:
+                later = platform.from_micro(micro)
+                needing = [
+                    f"{name} requires Python {spec}"
+                    for name in wheels
+                    if not SpecifierSet(spec := requires_python[name]).contains(
+                        platform.full_version, prereleases=True
+                    )
+                ]
+                self.app.display_warning(
+                    f"hatch-pex: {platform.description} is served from {later.full_version} on, not "
+                    f"{platform.full_version}: {'; '.join(needing)} (an older interpreter of it is refused "
+                    f"at start)"
+                )
+                platform = later
+            result.append(platform)
+        return result
 
     def _optional(self, platforms: list[Platform]) -> frozenset[str]:
         """Versions that may be left out: those chosen by default, not listed by the user."""
@@ -316,7 +352,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         if len(local) < 2:
             return
         sizes = {d.filename: os.path.getsize(d.wheel) for d in closure.distributions}
-        own = next((p for p in local if p.is_current), local[-1])
+        own = next((p for p in local if p.python_version == build_python_version()), local[-1])
         alone = sum(sizes[name] for name in closure.platform_sets[own.text])
         total = sum(sizes.values())
         if total > 2 * alone:
@@ -519,7 +555,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "script": target.script,
             # Only the versions the file serves (some may have been left out).
             "interpreter_constraints": narrowed_constraints(
-                self.config.interpreter_constraints, [p.python_version for p in served]
+                self.config.interpreter_constraints,
+                [p.python_version for p in served],
+                {p.python_version: p.micro for p in served if p.local_tags and p.micro},
             ),
             "python_versions": sorted({p.python_version for p in served}, key=version_key),
             "inherit_path": self.config.inherit_path,

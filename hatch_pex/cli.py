@@ -1,7 +1,8 @@
-"""`python -m hatch_pex` and the `hatch-pex` console script: inspect, verify and diff .pex files.
+"""`python -m hatch_pex` and the `hatch-pex` console script: inspect, verify and diff .pex files, and
+print their PEX-INFO as PEX's `info` tool does.
 
-The work is done by the runtime's report module, which `PEX_TOOLS=1 app.pex info|verify` runs too:
-one code path for both (docs/cli.md).
+The work is done by the runtime's report module, which `PEX_TOOLS=1 app.pex info|inspect|verify` runs
+too: one code path for both (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from .bootstrap.log import BootError
-from .bootstrap.report import diff_command, inspect_command, verify_command
+from .bootstrap.report import (
+    add_pex_info_options,
+    diff_command,
+    info_command,
+    inspect_command,
+    verify_command,
+)
 
 EXIT_ERROR = 2  # usage errors (argparse's own) and files that cannot be read as a hatch-pex file
 
@@ -27,6 +34,13 @@ def parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("file", metavar="FILE")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
+    info = commands.add_parser(
+        "info",
+        help="PEX-INFO as JSON, as PEX's info tool prints it",
+        description="PEX-INFO as JSON, as `pex-tools FILE info` prints a PEX CLI file's (exit 0).",
+    )
+    info.add_argument("file", metavar="FILE")
+    add_pex_info_options(info)
     verify = commands.add_parser(
         "verify",
         help="re-hash every member against the hashes recorded at build time",
@@ -52,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "inspect":
             return inspect_command(args.file, args.json, out)
+        if args.command == "info":
+            return info_command(args.file, args.indent, args.output, out)
         if args.command == "verify":
             return verify_command(args.file, out)
         return diff_command(args.old, args.new, args.json, out)

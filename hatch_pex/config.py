@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from typing import Any
 
 from hatchling.builders.config import BuilderConfig
 from packaging.requirements import InvalidRequirement, Requirement
@@ -62,6 +63,18 @@ class PexBuilderConfig(BuilderConfig):
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) and not value.startswith("/"):
             raise ValueError(f"Field `{self._field(key)}` must be a URL or an absolute path: {redact(value)}")
         return value
+
+    # -- build hooks -----------------------------------------------------------------------------
+
+    @cached_property
+    def hook_config(self) -> dict[str, Any]:
+        """Only the pex target's own hooks (`tool.hatch.build.targets.pex.hooks`). The global ones
+        (`tool.hatch.build.hooks`) shape the project's files: they run once, for the project wheel this
+        target builds in-process and packs, as under `hatch build -t wheel`. Run for this target too,
+        they ran twice per build, the second time with nothing of theirs reaching the file."""
+        own = self.target_config.get("hooks", {})
+        every = super().hook_config  # hatchling's: validated, enable-by-default and HATCH_BUILD_* applied
+        return {name: config for name, config in every.items() if isinstance(own, dict) and name in own}
 
     # -- what runs -------------------------------------------------------------------------------
 

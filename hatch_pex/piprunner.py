@@ -20,17 +20,25 @@ from functools import cache
 
 from . import progress
 from .credentials import child_environment
-from .platforms import Platform
+from .platforms import CURRENT, Platform
 
 # A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
 # status on stdout; each command's output goes to a file. Within one process, index pages are fetched
 # and parsed, and wheel file names parsed, once for every command (a multi-version build asks the same
 # pages once per version), and the marker environment is the one the job names: pip evaluates markers
-# for the interpreter it runs on, whatever --python-version says.
+# for the interpreter it runs on, whatever --python-version says. A job run natively (an sdist to build)
+# may also name the patch release its Requires-Python checks are for: "3.11.0" under a 3.11.7 (pip
+# takes --python-version only for wheels-only resolutions, and reads sys.version_info when it has none).
+# An argument, when given, is a pip to import (the build's own, for an interpreter that has none).
 _PIP_SERVER = """\
 import json, os, sys, traceback
+if len(sys.argv) > 1:
+    sys.path.insert(0, sys.argv[1])
 replies = os.fdopen(os.dup(1), "w")
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+real_version_info = sys.version_info
+class VersionInfo(tuple):  # sys.version_info's shape: pip reads both items and names
+    major, minor, micro, releaselevel, serial = (property(lambda self, i=i: self[i]) for i in range(5))
 from pip._vendor.packaging import markers
 default_environment, job_markers = markers.default_environment, {}
 def environment():  # installed once: modules that imported it by name see each job's values too
@@ -67,6 +75,9 @@ for line in sys.stdin:
     job = json.loads(line)
     job_markers.clear()
     job_markers.update(job["markers"] or {})
+    release = job.get("python_release")
+    same_minor = release and tuple(release[:2]) == tuple(real_version_info[:2])
+    sys.version_info = VersionInfo((*release, "final", 0)) if same_minor else real_version_info
     with open(job["output"], "w", encoding="utf-8") as output:
         sys.stdout = sys.stderr = output
         try:
@@ -84,21 +95,31 @@ for line in sys.stdin:
 
 
 class PipServers:
-    """Up to `size` pip server processes of `python`, each serving one job at a time."""
+    """Up to `size` pip server processes of `python`, each serving one job at a time; with
+    `borrowed_pip`, a directory holding the build's pip, for an interpreter without one of its own."""
 
-    def __init__(self, python: str, size: int) -> None:
+    def __init__(self, python: str, size: int, borrowed_pip: str | None = None) -> None:
         self.python = python
         self.size = max(1, size)
+        self.borrowed_pip = borrowed_pip
         self._idle: list[subprocess.Popen[str]] = []
         self._all: list[subprocess.Popen[str]] = []
         self._available = threading.Condition()
 
-    def run(self, arguments: list[str], markers: dict[str, str] | None, output: str) -> int:
+    def run(
+        self,
+        arguments: list[str],
+        markers: dict[str, str] | None,
+        output: str,
+        release: tuple[int, int, int] | None = None,
+    ) -> int:
+        """pip `arguments`, markers evaluated in `markers`, Requires-Python checked for `release` (an
+        interpreter of that minor version only); its exit status, its output written to `output`."""
         server = self._acquire()
         healthy = False
         try:
             assert server.stdin is not None and server.stdout is not None
-            job = {"arguments": arguments, "markers": markers, "output": output}
+            job = {"arguments": arguments, "markers": markers, "output": output, "python_release": release}
             server.stdin.write(json.dumps(job) + "\n")
             server.stdin.flush()
             reply = server.stdout.readline()
@@ -124,8 +145,15 @@ class PipServers:
             self._available.notify_all()
 
     def _spawn(self) -> subprocess.Popen[str]:
+        # The build interpreter runs as the build environment set it up; another one isolated (-I),
+        # as `python -m pip` would run in it.
+        command = [self.python, "-c", _PIP_SERVER]
+        if self.python != sys.executable:
+            command[1:1] = ["-I"]
+        if self.borrowed_pip:
+            command.append(self.borrowed_pip)
         server = subprocess.Popen(
-            [self.python, "-c", _PIP_SERVER],
+            command,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             text=True, encoding="utf-8", env=pip_environment(),
         )  # fmt: skip
@@ -201,31 +229,50 @@ def _has_own_pip(python: str) -> bool:
 
 
 def run_pip(python: str, arguments: list[str], platform: Platform | None = None) -> tuple[int, str]:
-    """pip `arguments` for `platform` (None: the build interpreter's own): (exit status, output)."""
-    if platform is not None and platform.python and not platform.is_current:
-        # Natively, under an interpreter of that version: its own pip, else ours run by it (pip's
-        # --python; the build's pip may no longer support an old Python).
-        if _has_own_pip(platform.python):
-            command = [platform.python, "-I", "-m", "pip", *arguments]
+    """pip `arguments` for `platform` (None: the build interpreter's own): (exit status, output).
+
+    A local platform's markers and Requires-Python are evaluated for the release it is resolved for
+    (3.11.0, say), natively too: never for the patch level of the interpreter that happens to run pip.
+    """
+    markers = None
+    release = None
+    if platform is not None and platform.text != CURRENT:
+        markers = platform.marker_environment()
+        if platform.is_native:
+            major, minor, micro = (int(part) for part in platform.full_version.split("."))
+            release = (major, minor, micro)
+    interpreter = platform.python if platform is not None and platform.python else python
+    scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-pip-")
+    with scratch as directory:
+        log = os.path.join(directory, "output.txt")
+        if interpreter == python:  # the servers already open for this build, else one for this command
+            with pip_servers(python, 1) as servers:
+                status = servers.run(arguments, markers, log, release)
         else:
-            command = [python, "-m", "pip", "--python", platform.python, *arguments]
-        result = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=pip_environment(),
-            check=False,
-        )  # fmt: skip
-        status, output = result.returncode, result.stderr + result.stdout
-    else:
-        markers = platform.marker_environment() if platform is not None and not platform.is_native else None
-        # The servers already open for this build, else one for this command alone.
-        scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-pip-")
-        with scratch as directory, pip_servers(python, 1) as servers:
-            log = os.path.join(directory, "output.txt")
-            status = servers.run(arguments, markers, log)
-            with open(log, encoding="utf-8", errors="replace") as stream:
-                output = stream.read()
+            # Natively, under an interpreter of that version: its own pip, else the build's run by it
+            # (the build's pip may no longer support an old Python; one that writes reports will).
+            borrowed = None if _has_own_pip(interpreter) else _borrowed_pip(directory)
+            servers = PipServers(interpreter, 1, borrowed)
+            try:
+                status = servers.run(arguments, markers, log, release)
+            finally:
+                servers.close()
+        with open(log, encoding="utf-8", errors="replace") as stream:
+            output = stream.read()
     # `hatch -v build` shows it (redacted); platforms resolve at once, so each block names its own.
     progress.tool_output(f"pip ({platform.description})" if platform else "pip", output)
     return status, output
+
+
+def _borrowed_pip(directory: str) -> str:
+    """A directory holding only the build environment's pip (a link to it), for another interpreter to
+    import it from: none of the build environment's other packages, built for another Python, with it."""
+    import pip
+
+    holder = os.path.join(directory, "borrowed-pip")
+    os.makedirs(holder, exist_ok=True)
+    os.symlink(os.path.dirname(os.path.abspath(pip.__file__)), os.path.join(holder, "pip"))
+    return holder
 
 
 def quiet_arguments() -> list[str]:

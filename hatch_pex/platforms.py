@@ -6,12 +6,16 @@ resolving on another machine's behalf, and a PEP 508 marker environment for eval
 
 `current` means this machine: one *local* platform per CPython minor version the file serves
 (`KNOWN_PYTHON_VERSIONS` within the interpreter constraints), each with this machine's own platform
-tags. The build interpreter's own version resolves natively; the others on their behalf, or natively
-through an interpreter of that version when an sdist must be built.
+tags. A served minor means every patch release of it the constraints admit, so each is resolved for
+its lowest admitted release (3.11.0, or 3.11.5 under `>=3.11.5`): its Requires-Python checks and
+`python_full_version` markers never see the build interpreter's own patch level, and every version,
+the build interpreter's own included, resolves the same way whichever interpreter builds: on its
+behalf, or natively through an interpreter of that version when an sdist must be built.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass
@@ -25,6 +29,8 @@ CURRENT = "current"
 #: Every CPython minor version a .pex can serve, oldest first: the runtime's floor (3.9) up to the
 #: newest CPython release. The one list to extend when a new CPython is released (docs/configuration.md).
 KNOWN_PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15")
+#: The highest patch release considered when asking which releases of a minor version a specifier admits.
+LAST_MICRO = 99
 # PEX's abbreviated `linux_<arch>` means "a manylinux2014 (glibc 2.17) machine", as here.
 _DEFAULT_GLIBC = (2, 17)
 _MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
@@ -43,17 +49,18 @@ class Platform:
     abi: str = ""
     local_tags: tuple[str, ...] = ()
     python: str | None = None
+    #: A local platform's lowest patch release served (3.11.5 -> 5): what it is resolved for.
+    micro: int = 0
 
     @classmethod
-    def local(cls, version: str) -> Platform:
-        """This machine at CPython `version` (e.g. "3.9"); the build interpreter's own version
-        resolves natively, by the build interpreter."""
+    def local(cls, version: str, micro: int = 0) -> Platform:
+        """This machine at CPython `version` (e.g. "3.9"), from patch release `micro` on; resolved on
+        its behalf (any version, the build interpreter's own too), natively only to build sdists."""
         tags = machine_platform_tags()
-        python = sys.executable if version == build_python_version() else None
         nodot = version.replace(".", "")
         # Named after the plain `linux_<arch>` tag where there is one: readable, and PEX's own form.
         name = next((tag for tag in tags if tag.startswith("linux_")), tags[0])
-        return cls(f"{name}-cp-{version}-cp{nodot}", name, "cp", version, f"cp{nodot}", tags, python)
+        return cls(f"{name}-cp-{version}-cp{nodot}", name, "cp", version, f"cp{nodot}", tags, micro=micro)
 
     @classmethod
     def parse(cls, text: str) -> Platform:
@@ -88,14 +95,27 @@ class Platform:
         return ".".join(self.version.split(".")[:2])
 
     @property
+    def full_version(self) -> str:
+        """The release resolved for: "3.11.0" (or "3.11.5" from `micro`), or the platform string's own
+        full version ("3.9.18"). Requires-Python and `python_full_version` are evaluated for it."""
+        if self.text == CURRENT:
+            return ".".join(str(part) for part in sys.version_info[:3])
+        if self.version.count(".") == 2:
+            return self.version
+        return f"{self.version}.{self.micro}"
+
+    @property
     def description(self) -> str:
         """How messages name it: "Python 3.9" for a local platform, else the PEX string."""
         return f"Python {self.python_version}" if self.local_tags else f"platform {self.text}"
 
     def with_python(self, python: str) -> Platform:
         """The same local platform, resolved natively by `python`."""
-        return Platform(self.text, self.platform, self.implementation, self.version, self.abi,
-                        self.local_tags, python)  # fmt: skip
+        return dataclasses.replace(self, python=python)
+
+    def from_micro(self, micro: int) -> Platform:
+        """The same local platform, served from patch release `micro` on."""
+        return dataclasses.replace(self, micro=micro)
 
     def platform_tag_list(self) -> list[str]:
         return list(self.local_tags) if self.local_tags else platform_tags(self.platform)
@@ -112,7 +132,7 @@ class Platform:
             "--implementation",
             self.implementation,
             "--python-version",
-            self.python_version,
+            self.full_version,
             "--abi",
             self.abi,
             "--only-binary=:all:",
@@ -121,10 +141,10 @@ class Platform:
     def marker_environment(self) -> dict[str, str]:
         """PEP 508 marker variables as they would be on this platform."""
         environment = {key: str(value) for key, value in default_environment().items()}
-        if self.is_current:
+        if self.text == CURRENT:
             return environment
-        full_version = self.version if self.version.count(".") == 2 else f"{self.version}.0"
-        if self.local_tags:  # this machine: only the Python differs
+        full_version = self.full_version
+        if self.local_tags:  # this machine: only the Python differs (natively too: not its patch level)
             environment.update(
                 {"python_version": self.python_version, "python_full_version": full_version,
                  "implementation_version": full_version}
@@ -176,50 +196,78 @@ def served_versions(constraints: list[str], requested: list[str] | None) -> list
     return [v for v in candidates if not constraints or any(admits(c, v) for c in constraints)]
 
 
+def lowest_release(constraints: list[str], version: str) -> int:
+    """The lowest patch release of minor `version` that one of the constraints admits (3 for ">=3.11.3";
+    0 without constraints): what a local platform of that version is resolved for."""
+    specs = [SpecifierSet(constraint) for constraint in constraints]
+    for micro in range(LAST_MICRO + 1):
+        if not specs or any(spec.contains(f"{version}.{micro}", prereleases=True) for spec in specs):
+            return micro
+    return 0
+
+
+def first_release_served(requires_python: list[str], version: str, micro: int) -> int:
+    """The lowest patch release of minor `version`, from `micro` on, that every Requires-Python admits:
+    `micro` itself unless some wheel needs a later one (">=3.11.5" -> 5). `micro` when none would do."""
+    specs = [SpecifierSet(text) for text in requires_python]
+    for candidate in range(micro, LAST_MICRO + 1):
+        if all(spec.contains(f"{version}.{candidate}", prereleases=True) for spec in specs):
+            return candidate
+    return micro
+
+
 def admits(constraint: str, version: str) -> bool:
     """Whether any release of minor `version` ("3.12") satisfies `constraint` (">=3.12.1,<3.13")."""
     spec = SpecifierSet(constraint)
     return any(spec.contains(release, prereleases=True) for release in _releases(spec, version))
 
 
-def _holds_throughout(constraint: str, versions: list[str]) -> bool:
-    """Whether every release of these minor versions satisfies `constraint` (so it says nothing more)."""
+def _holds_throughout(constraint: str, versions: list[str], first: dict[str, int]) -> bool:
+    """Whether every release served of these minor versions (from `first`'s patch release on)
+    satisfies `constraint` (so it says nothing more)."""
     spec = SpecifierSet(constraint)
-    return all(spec.contains(release, prereleases=True) for v in versions for release in _releases(spec, v))
+    releases = [release for v in versions for release in _releases(spec, v, first.get(v, 0))]
+    return all(spec.contains(release, prereleases=True) for release in releases)
 
 
-def _releases(spec: SpecifierSet, version: str) -> list[str]:
-    """Releases of minor `version` that tell a specifier's answer apart: x.y.0, a late x.y.99, and
-    the micro versions around any bound the specifier names within x.y."""
+def _releases(spec: SpecifierSet, version: str, first: int = 0) -> list[str]:
+    """Releases of minor `version` (from patch release `first` on) that tell a specifier's answer
+    apart: the first, a late x.y.99, and the micro versions around any bound the specifier names."""
     minor = Version(version)
-    micros = {0, 99}
+    micros = {first, LAST_MICRO}
     for item in spec:
         bound = Version(item.version.rstrip(".*"))
         if bound.release[:2] == minor.release[:2] and len(bound.release) > 2:
             micros |= {max(bound.release[2] - 1, 0), bound.release[2], bound.release[2] + 1}
-    return [f"{version}.{micro}" for micro in sorted(micros)]
+    return [f"{version}.{micro}" for micro in sorted(micros) if micro >= first]
 
 
-def narrowed_constraints(constraints: list[str], versions: list[str]) -> list[str]:
+def narrowed_constraints(
+    constraints: list[str], versions: list[str], first: dict[str, int] | None = None
+) -> list[str]:
     """The constraints, restricted to the minor versions `versions` (each run of consecutive known
-    versions becomes one range), as PEX-INFO records them: the runtime admits only what is served."""
+    versions becomes one range), as PEX-INFO records them: the runtime admits only what is served.
+    `first` names the versions served from a later patch release than X.Y.0 ({"3.11": 5}); each
+    starts a range of its own (">=3.11.5")."""
+    first = first or {}
     runs: list[list[str]] = []
     for version in KNOWN_PYTHON_VERSIONS:
         if version not in versions:
             continue
-        if runs and runs[-1][-1] == _previous(version):
+        if runs and runs[-1][-1] == _previous(version) and not first.get(version):
             runs[-1].append(version)
         else:
             runs.append([version])
     narrowed = []
     for run in runs:
         major, minor = run[-1].split(".")
-        window = f">={run[0]},<{major}.{int(minor) + 1}"
+        start = f"{run[0]}.{first[run[0]]}" if first.get(run[0]) else run[0]
+        window = f">={start},<{major}.{int(minor) + 1}"
         for constraint in constraints or [""]:
             if not constraint:
                 narrowed.append(window)
             elif any(admits(constraint, version) for version in run):
-                kept = [str(s) for s in SpecifierSet(constraint) if not _holds_throughout(str(s), run)]
+                kept = [str(s) for s in SpecifierSet(constraint) if not _holds_throughout(str(s), run, first)]
                 narrowed.append(str(SpecifierSet(window) & SpecifierSet(",".join(kept))))
     return list(dict.fromkeys(narrowed))
 

@@ -19,7 +19,9 @@ _PROBE = "import sys; print('%d.%d %s' % (sys.version_info[0], sys.version_info[
 
 @cache
 def find_python(version: str) -> str | None:
-    """An interpreter path for CPython `version` ("3.12") other than the build's own, or None."""
+    """An interpreter path for CPython `version` ("3.12"), the build's own first, or None."""
+    if version == "{}.{}".format(*sys.version_info[:2]):
+        return sys.executable
     own = os.path.realpath(sys.executable)
     seen = {own}
     for candidate in _candidates(version):

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import buildcache, progress
 from .credentials import provide_credentials, without_credentials
 from .piprunner import pip_servers, quiet_arguments, run_pip
-from .platforms import CURRENT, Platform
+from .platforms import CURRENT, LAST_MICRO, Platform
 from .redact import redact
 
 
@@ -46,6 +47,9 @@ class ResolveError(Exception):
 
     #: Whether resolving natively, with an interpreter of the platform's version, could succeed.
     native_might_help = True
+    #: The Requires-Python of the releases pip passed over for the platform's Python ("3.11.0"): a
+    #: later patch release of that Python may be served by them (`later_release`).
+    skipped_requires_python: tuple[str, ...] = ()
 
 
 class IntegrityError(ResolveError):
@@ -186,22 +190,28 @@ def for_each_platform(
 
     def attempt(number: int, platform: Platform) -> T:
         directory = os.path.join(work_dir, f"platform-{number}")
-        os.makedirs(directory, exist_ok=True)
-        try:
-            return work(platform, directory)
-        except ResolveError as error:
-            retry = platform.local_tags and not platform.is_native and error.native_might_help
-            if not retry or find_python is None:
-                raise
-            python = find_python(platform.python_version)
-            if python is None:
-                raise ResolveError(
-                    f"{error} (and no Python {platform.python_version} interpreter was found on this "
-                    f"machine to build from source: see PATH, pyenv, uv or PEX_PYTHON_PATH)"
-                ) from None
-            native = os.path.join(directory, "native")
-            os.makedirs(native, exist_ok=True)
-            return work(platform.with_python(python), native)
+        while True:  # each retry serves a later patch release, or goes native once: it ends
+            os.makedirs(directory, exist_ok=True)
+            try:
+                return work(platform, directory)
+            except ResolveError as error:
+                micro = later_release(platform, error.skipped_requires_python)
+                if micro is not None:
+                    # Nothing serves X.Y.0 (every release of something needs X.Y.5): serve X.Y.5 on.
+                    platform = platform.from_micro(micro)
+                    directory = os.path.join(directory, f"from-{platform.full_version}")
+                    continue
+                retry = platform.local_tags and not platform.is_native and error.native_might_help
+                if not retry or find_python is None:
+                    raise
+                python = find_python(platform.python_version)
+                if python is None:
+                    raise ResolveError(
+                        f"{error} (and no Python {platform.python_version} interpreter was found on this "
+                        f"machine to build from source: see PATH, pyenv, uv or PEX_PYTHON_PATH)"
+                    ) from None
+                platform = platform.with_python(python)
+                directory = os.path.join(directory, "native")
 
     results: dict[Platform, T] = {}
     left_out: dict[str, str] = {}
@@ -523,7 +533,9 @@ def _hash_failure(output: str, items: list[PlannedFile]) -> IntegrityError | Non
 
 
 def _pip_failure(action: str, output: str, platform: Platform) -> ResolveError:
-    return ResolveError(f"pip could not {action}: {_reason(output, not platform.is_native)}")
+    error = ResolveError(f"pip could not {action}: {_reason(output, not platform.is_native)}")
+    error.skipped_requires_python = skipped_requires_python(output)
+    return error
 
 
 def _for(platform: Platform) -> str:
@@ -534,7 +546,48 @@ def _run_pip(python: str, arguments: list[str], *, action: str, platform: Platfo
     status, output = run_pip(python, arguments, platform)
     if status != 0:
         binary_only = platform is not None and not platform.is_native
-        raise ResolveError(f"pip could not {action}: {_reason(output, binary_only)}")
+        error = ResolveError(f"pip could not {action}: {_reason(output, binary_only)}")
+        error.skipped_requires_python = skipped_requires_python(output)
+        raise error
+
+
+_SKIPPED_HEAD = "Ignored the following versions that require a different python version:"
+_SKIPPED_ITEM = re.compile(r"(\S+) Requires-Python ([^;]+)")
+_REFUSED = re.compile(r"requires a different Python: \S+ not in '([^']+)'")
+
+
+def skipped_requires_python(output: str) -> tuple[str, ...]:
+    """The Requires-Python of each release pip passed over (`Ignored the following versions that
+    require a different python version: 13.0 Requires-Python >=3.11.5; ...`, or, for the one release
+    a requirement allows, `Package 'x' requires a different Python: 3.11.0 not in '>=3.11.5'`)."""
+    found: dict[str, None] = {}
+    for line in output.splitlines():
+        _, head, items = line.partition(_SKIPPED_HEAD)
+        if head:
+            found.update((match.group(2).strip(), None) for match in _SKIPPED_ITEM.finditer(items))
+        found.update((match.group(1).strip(), None) for match in _REFUSED.finditer(line))
+    return tuple(found)
+
+
+def later_release(platform: Platform, skipped: tuple[str, ...]) -> int | None:
+    """The lowest later patch release of a local platform's Python that a passed-over release serves
+    (5, for `>=3.11.5` on 3.11.0), or None: then no later patch release would resolve differently."""
+    if not platform.local_tags:
+        return None
+    micros = []
+    for text in skipped:
+        try:
+            specifier = SpecifierSet(text)
+        except InvalidSpecifier:
+            continue
+        if specifier.contains(platform.full_version, prereleases=True):
+            continue  # it was passed over for another reason
+        micros += [
+            micro
+            for micro in range(platform.micro + 1, LAST_MICRO + 1)
+            if specifier.contains(f"{platform.python_version}.{micro}", prereleases=True)
+        ][:1]
+    return min(micros, default=None)
 
 
 def _reason(output: str, binary_only: bool = False) -> str:

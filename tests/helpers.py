@@ -52,7 +52,9 @@ BUILD_TIMEOUT = 600
 RUN_TIMEOUT = 180
 
 #: Fixture packages built with hatchling into the index (directory names under fixtures/packages).
-HATCHLING_FIXTURES = ("hp-pure-1.0", "hp-pure-2.0", "hp-requires-pure", "certifi-shadow", "hp-pth")
+HATCHLING_FIXTURES = (
+    "hp-pure-1.0", "hp-pure-2.0", "hp-requires-pure", "certifi-shadow", "hp-pth", "hp-patch-1.0", "hp-patch-2.0",
+)  # fmt: skip
 #: Fixture packages built by their in-tree backend: (directory, publish a wheel per interpreter?).
 BACKEND_FIXTURES = (("hp-native", True), ("hp-sdist-only", False), ("hp-build-marker", False))
 

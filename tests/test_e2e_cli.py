@@ -4,7 +4,9 @@ PEX CLI and shiv (docs/cli.md)."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import io
 import json
 import shutil
 import struct
@@ -31,10 +33,10 @@ RUNTIME_MEMBER = ".bootstrap/_hatch_pex_boot/report.py"  # deflated
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 
 
-def write_app(base: Path, pure: str) -> Path:
+def write_app(base: Path, constraints: str) -> Path:
     """`cli-app` 0.1.0 with the script `cli-app`, needing hp-pure and hp-native (a wheel per CPython
-    version), served for Python 3.11 and 3.12; a constraints file pins hp-pure to `pure`, so the
-    project's own wheel is the same whatever `pure` is."""
+    version), served for Python 3.11 and 3.12; a constraints file (`constraints`) pins hp-pure, so the
+    project's own wheel is the same whatever it pins."""
     project = base / "cli-app"
     (project / "cli_app").mkdir(parents=True)
     (project / "cli_app" / "__init__.py").write_text(APP)
@@ -57,7 +59,7 @@ cli-app = "cli_app:main"
 packages = ["cli_app"]
 """
     )
-    (project / "constraints.txt").write_text(f"hp-pure=={pure}\n")
+    (project / "constraints.txt").write_text(constraints)
     configure(project, 'python-versions = ["3.11", "3.12"]\nconstraints-files = ["constraints.txt"]')
     return project
 
@@ -69,7 +71,24 @@ def built(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Pa
     env = helpers.make_env(index_url, base / ".home", uv_cache=uv_cache)
     found = {}
     for label, pure in (("old", "1.0"), ("new", "2.0")):
-        project = write_app(base / label, pure)
+        project = write_app(base / label, f"hp-pure=={pure}\n")
+        helpers.hatch_build(project, env=env)
+        [found[label]] = helpers.built_artifacts(project)
+    return found
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> dict[str, Path]:
+    """The app built twice with both hp-pure 1.0 and 2.0: "old" serves 3.11 with 1.0 and 3.12 with 2.0,
+    "new" the other way round. The same wheels in both files, each serving another Python."""
+    base = tmp_path_factory.mktemp("cli-swapped")
+    env = helpers.make_env(index_url, base / ".home", uv_cache=uv_cache)
+    found = {}
+    for label, (below, above) in (("old", ("1.0", "2.0")), ("new", ("2.0", "1.0"))):
+        constraints = (
+            f'hp-pure=={below}; python_version < "3.12"\nhp-pure=={above}; python_version >= "3.12"\n'
+        )
+        project = write_app(base / label, constraints)
         helpers.hatch_build(project, env=env)
         [found[label]] = helpers.built_artifacts(project)
     return found
@@ -168,7 +187,7 @@ def test_inspect_reports_what_pex_info_and_the_archive_hold(
     assert f"distributions ({len(dists)} wheels)" in table.stdout
 
 
-def test_pex_tools_info_and_verify_share_the_cli_code(
+def test_pex_tools_inspect_and_verify_share_the_cli_code(
     built: dict[str, Path], hatchling_venv: Path, env: dict[str, str], interpreters: dict[str, Path]
 ) -> None:
     """The same report from the file itself, under the oldest CPython (the runtime's floor)."""
@@ -176,17 +195,78 @@ def test_pex_tools_info_and_verify_share_the_cli_code(
     python = interpreters.get("3.9") or next(iter(interpreters.values()))
     tools = {**env, "PEX_TOOLS": "1"}
     from_cli = cli(hatchling_venv, "inspect", pex, env=env)
-    from_pex = helpers.run_pex(pex, "info", python=python, env=tools)
-    assert from_pex.returncode == 0, helpers.describe(from_pex)
-    assert from_pex.stdout == from_cli.stdout
-    as_json = helpers.run_pex(pex, "info", "--json", python=python, env=tools)
-    assert json.loads(as_json.stdout) == inspected(hatchling_venv, pex, env)
-    raw = helpers.run_pex(pex, "info", "--raw", python=python, env=tools)
-    assert json.loads(raw.stdout) == pex_info(pex)
+    for args in (["inspect"], ["info", "--human"]):
+        from_pex = helpers.run_pex(pex, *args, python=python, env=tools)
+        assert from_pex.returncode == 0, helpers.describe(from_pex)
+        assert from_pex.stdout == from_cli.stdout
+    for args in (["inspect", "--json"], ["info", "--json"]):
+        as_json = helpers.run_pex(pex, *args, python=python, env=tools)
+        assert json.loads(as_json.stdout) == inspected(hatchling_venv, pex, env)
     verified = helpers.run_pex(pex, "verify", python=python, env=tools)
     assert verified.returncode == 0 and verified.stdout.startswith(f"{pex}: OK: "), helpers.describe(verified)
-    bad = helpers.run_pex(pex, "info", "--frob", python=python, env=tools)
-    assert bad.returncode == 2 and "usage: info [--json | --raw]" in bad.stderr
+    bad = helpers.run_pex(pex, "inspect", "--frob", python=python, env=tools)
+    assert bad.returncode == 2 and "hatch-pex: error: usage: inspect [--json]" in bad.stderr
+
+
+def pex_cli_info(pex_info_bytes: bytes, indent: int | None) -> str:
+    """What PEX's own `info` tool prints for this PEX-INFO, by PEX's own code (JsonMixin.dump_json, as
+    pex/tools/commands/info.py calls it, then its newline), on the keys in the file's order."""
+    from pex.commands.command import JsonMixin
+
+    out = io.StringIO()
+    JsonMixin.dump_json(argparse.Namespace(indent=indent), json.loads(pex_info_bytes), out)
+    return out.getvalue() + "\n"
+
+
+def test_pex_tools_info_prints_pex_info_as_pex_does(
+    built: dict[str, Path],
+    hatchling_venv: Path,
+    env: dict[str, str],
+    interpreters: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """`PEX_TOOLS=1 ./app.pex info | jq ...` of PEX users keeps working: PEX-INFO as JSON, byte for byte
+    as PEX's `info` prints it, with its -i and -o; on the oldest and the newest CPython."""
+    pex = built["old"].resolve()
+    with zipfile.ZipFile(pex) as archive:
+        stored = archive.read("PEX-INFO")
+    tools = {**env, "PEX_TOOLS": "1"}
+    found = list(interpreters.values())  # in version order
+    for python in dict.fromkeys([found[0], found[-1]]):
+        for args, indent in (([], None), (["-i", "2"], 2), (["-i0"], 0), (["--indent=4"], 4)):
+            printed = helpers.run_pex(pex, "info", *args, python=python, env=tools)
+            assert printed.returncode == 0, helpers.describe(printed)
+            assert printed.stdout == pex_cli_info(stored, indent), (python, args)
+            assert json.loads(printed.stdout) == pex_info(pex)
+        raw = helpers.run_pex(pex, "info", "--raw", python=python, env=tools)
+        assert raw.stdout == pex_cli_info(stored, 2)
+        written = tmp_path / "pex-info.json"
+        to_file = helpers.run_pex(pex, "info", "-o", str(written), python=python, env=tools)
+        assert to_file.returncode == 0 and to_file.stdout == "", helpers.describe(to_file)
+        assert written.read_text() == pex_cli_info(stored, None)
+        written.unlink()
+    from_cli = cli(hatchling_venv, "info", pex, "-i", "2", env=env)
+    assert from_cli.returncode == 0 and from_cli.stdout == pex_cli_info(stored, 2), helpers.describe(from_cli)
+    for bad in (["--frob"], ["-i", "two"], ["--human", "-i", "2"], ["--raw", "-i", "4"]):
+        refused = helpers.run_pex(pex, "info", *bad, env=tools)
+        assert refused.returncode == 2, helpers.describe(refused)
+        assert refused.stderr.startswith("hatch-pex: error: ") and "usage: PEX_TOOLS=1 " in refused.stderr
+
+
+def test_pex_info_json_matches_the_pex_cli_byte_for_byte(env: dict[str, str], tmp_path: Path) -> None:
+    """The formatting of `info` against the real PEX CLI's `info` tool, on a file PEX built."""
+    site = tmp_path / "site"
+    (site / "mymod").mkdir(parents=True)
+    (site / "mymod" / "__init__.py").write_text("def main():\n    print('hi')\n")
+    pex_file = tmp_path / "pex-cli.pex"
+    build = [sys.executable, "-m", "pex", "--no-pypi", "--include-tools", "-D", site, "-e", "mymod:main"]
+    helpers.run([*build, "-o", pex_file], env=env)
+    tools = {**env, "PEX_TOOLS": "1"}
+    for indent in (None, 0, 1, 2, 4):
+        args = [] if indent is None else ["-i", str(indent)]
+        printed = helpers.run([sys.executable, pex_file, "info", *args], env=tools).stdout
+        # PEX adds keys of its own at run time (pex_root): formatted from what it printed, in its order
+        assert report.pex_info_json(json.loads(printed), indent) == printed, indent
 
 
 # -- verify --------------------------------------------------------------------------------------------
@@ -288,8 +368,9 @@ def test_diff_names_exactly_the_changed_dependency(
         "removed": [],
         "changed": [{"name": "hp-pure", "old": ["1.0"], "new": ["2.0"]}],
         "rebuilt": [],
+        "moved": [],  # 1.0 -> 2.0 everywhere: the `changed` line says which serves what
     }
-    assert found["fields"] == {}
+    assert found["fields"] == {} and found["pex_info"] == {}
     assert found["runtime_members"] == {"added": [], "removed": [], "changed": []}
     assert found["size"] == {
         "old": old.stat().st_size,
@@ -309,6 +390,102 @@ def test_diff_names_exactly_the_changed_dependency(
     same = cli(hatchling_venv, "diff", old, old, env=env)
     assert same.returncode == 0, helpers.describe(same)
     assert "no differences" in same.stdout
+
+
+def hp_pure_by_platform(pex: Path) -> dict[str, str]:
+    """{platform: the hp-pure wheel serving it}, from PEX-INFO."""
+    sets = pex_info(pex)["platform_distributions"]
+    assert isinstance(sets, dict)
+    return {
+        platform: next(w for w in wheels if w.startswith("hp_pure-")) for platform, wheels in sets.items()
+    }
+
+
+def test_diff_names_wheels_that_moved_between_pythons(
+    swapped: dict[str, Path], hatchling_venv: Path, env: dict[str, str]
+) -> None:
+    """The same wheels, each serving another Python: no distribution added, removed or changed, yet
+    `diff` says which wheel now serves 3.11 and which 3.12."""
+    old, new = swapped["old"], swapped["new"]
+    assert pex_info(old)["distributions"] == pex_info(new)["distributions"]  # the same wheels, same bytes
+    before, after = hp_pure_by_platform(old), hp_pure_by_platform(new)
+    assert before.keys() == after.keys() and len(set(before.values())) == 2
+    assert all(before[p] != after[p] for p in before)  # every platform served by the other release
+    platforms = pex_info(new)["platforms"]
+    assert isinstance(platforms, list) and len(platforms) == 2
+
+    result = cli(hatchling_venv, "diff", old, new, "--json", env=env)
+    assert result.returncode == 1, helpers.describe(result)
+    found = json.loads(result.stdout)
+    assert found["distributions"] == {
+        "added": [],
+        "removed": [],
+        "changed": [],
+        "rebuilt": [],
+        "moved": [
+            {
+                "name": "hp-pure",
+                "old": before[platform],
+                "new": after[platform],
+                "platforms": [platform],
+                "python_versions": [version],
+            }
+            for platform, version in zip(platforms, ["3.11", "3.12"])
+        ],
+    }
+    assert found["identical"] is False
+
+    text = cli(hatchling_venv, "diff", old, new, env=env)
+    assert text.returncode == 1, helpers.describe(text)
+    machine = platforms[0].split("-")[0]
+    moved = [line for line in text.stdout.splitlines() if line.startswith("distribution ")]
+    assert moved == [
+        f"distribution moved: hp-pure for {version} ({machine}): {before[platform]} -> {after[platform]}"
+        for platform, version in zip(platforms, ["3.11", "3.12"])
+    ], text.stdout
+
+
+def test_diff_names_every_other_pex_info_key_that_differs(
+    built: dict[str, Path], hatchling_venv: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A PEX-INFO key `diff` has no part of its own for (one a later release adds, one edited by
+    hand) is named with both values, or as absent from one file."""
+    pex = built["old"]
+    info = pex_info(pex)
+
+    def with_keys(name: str, **keys: object) -> Path:
+        edited = {**info, **keys}
+        with zipfile.ZipFile(pex) as archive:
+            hashes = [(i.filename, hashlib.sha256(archive.read(i)).hexdigest()) for i in archive.infolist()]
+        edited["pex_hash"] = report.pex_hash(
+            report.content_digest(h for h in hashes if h[0] != "PEX-INFO"), edited
+        )
+        return rewritten(
+            pex, tmp_path / name, {"PEX-INFO": json.dumps(edited, indent=2, sort_keys=True).encode()}
+        )
+
+    first = with_keys("first.pex", build_note="nightly", layout="zip")
+    second = with_keys("second.pex", build_note="release", max_install_jobs=4)
+    result = cli(hatchling_venv, "diff", first, second, "--json", env=env)
+    assert result.returncode == 1, helpers.describe(result)
+    found = json.loads(result.stdout)
+    assert found["pex_info"] == {
+        "build_note": {"old": "nightly", "new": "release"},
+        "layout": {"old": "zip"},
+        "max_install_jobs": {"new": 4},
+    }
+    assert found["fields"] == {} and found["distributions"]["moved"] == []
+    text = cli(hatchling_venv, "diff", first, second, env=env)
+    lines = [line for line in text.stdout.splitlines() if line.startswith("PEX-INFO ")]
+    assert lines == [
+        "PEX-INFO build_note: nightly -> release",
+        "PEX-INFO layout: zip -> (absent)",
+        "PEX-INFO max_install_jobs: (absent) -> 4",
+    ], text.stdout
+    # only a key that differs: the same extra key on both sides is no difference
+    assert (
+        json.loads(cli(hatchling_venv, "diff", first, first, "--json", env=env).stdout)["identical"] is True
+    )
 
 
 # -- errors --------------------------------------------------------------------------------------------
@@ -356,6 +533,7 @@ def test_errors_name_what_the_file_is(hatchling_venv: Path, env: dict[str, str],
 def _report(dists: list[tuple[str, str, str]], **fields: object) -> dict[str, object]:
     base: dict[str, object] = {
         "file": "x.pex",
+        "platforms": [],
         "size": 100,
         "pex_hash": "h",
         "pex_info": {"member_hashes": {"__main__.py": "m", ".sbom/bom.cdx.json": "s1"}},
@@ -384,13 +562,94 @@ def test_diff_logic() -> None:
         "removed": [{"name": "b", "versions": ["1"], "wheels": ["b-1-py3-none-any.whl"]}],
         "changed": [{"name": "a", "old": ["1"], "new": ["2"]}],
         "rebuilt": [{"name": "c", "versions": ["1"]}],
+        "moved": [],
     }
-    assert list(found["fields"]) == ["runs"]
+    assert list(found["fields"]) == ["runs"] and found["pex_info"] == {}
     assert found["runtime_members"] == {"added": ["extra.py"], "removed": [], "changed": ["__main__.py"]}
     assert found["size"]["change"] == -10 and found["identical"] is False
     text = report.render_diff(found)
     assert "runs: console script a (a:b) -> a Python interpreter" in text
     assert "size: 100 B -> 90 B (-10 bytes)" in text
+
+
+def _served(serving: dict[str, list[str]], platforms: list[str]) -> dict[str, object]:
+    """An `inspect` report whose wheels (`name-version-tag.whl`) serve the given Python versions."""
+    dists = [
+        {
+            "name": wheel.split("-")[0],
+            "version": wheel.split("-")[1],
+            "sha256": wheel,
+            "wheel": wheel,
+            "platforms": [f"linux_x86_64-cp-{v}-cp{v.replace('.', '')}" for v in versions],
+        }
+        for wheel, versions in serving.items()
+    ]
+    every = [f"linux_x86_64-cp-{v}-cp{v.replace('.', '')}" for v in platforms]
+    return _report([], distributions=dists, platforms=every)
+
+
+def test_diff_moved_logic() -> None:
+    everything = ["3.9", "3.10", "3.11"]
+    old = _served(
+        {
+            "click-8.1.8-py3-none-any.whl": everything,
+            "tomli-2.0-py3-none-any.whl": ["3.9"],
+            **{f"native-1.0-cp{v.replace('.', '')}.whl": [v] for v in everything},
+        },
+        everything,
+    )
+    new = _served(
+        {
+            "click-8.1.8-py3-none-any.whl": ["3.9"],
+            "click-8.5.1-py3-none-any.whl": ["3.10", "3.11", "3.12"],
+            "tomli-2.0-py3-none-any.whl": ["3.9", "3.10"],  # now needed by 3.10 too
+            **{f"native-1.1-cp{v.replace('.', '')}.whl": [v] for v in [*everything, "3.12"]},
+        },
+        [*everything, "3.12"],  # 3.12 is new: the platforms field says so, not a move
+    )
+    found = report.diff(old, new)
+    assert found["distributions"]["changed"] == [
+        {"name": "click", "old": ["8.1.8"], "new": ["8.1.8", "8.5.1"]},
+        {"name": "native", "old": ["1.0"], "new": ["1.1"]},
+    ]
+    # native: one version each side, every platform's wheel replaced: its `changed` line says it all
+    assert found["distributions"]["moved"] == [
+        {
+            "name": "click",
+            "old": "click-8.1.8-py3-none-any.whl",
+            "new": "click-8.5.1-py3-none-any.whl",
+            "platforms": ["linux_x86_64-cp-3.10-cp310", "linux_x86_64-cp-3.11-cp311"],
+            "python_versions": ["3.10", "3.11"],
+        },
+        {
+            "name": "tomli",
+            "old": None,
+            "new": "tomli-2.0-py3-none-any.whl",
+            "platforms": ["linux_x86_64-cp-3.10-cp310"],
+            "python_versions": ["3.10"],
+        },
+    ]
+    text = report.render_diff(found)
+    assert (
+        "distribution moved: click for 3.10, 3.11 (linux_x86_64): "
+        "click-8.1.8-py3-none-any.whl -> click-8.5.1-py3-none-any.whl\n" in text
+    )
+    assert "distribution moved: tomli for 3.10 (linux_x86_64): (none) -> tomli-2.0-py3-none-any.whl\n" in text
+    # the same wheels, served the other way round, with an extra PEX-INFO key on one side
+    swapped = _served({"a-1-x.whl": ["3.9"], "a-2-x.whl": ["3.10"]}, ["3.9", "3.10"])
+    back = _served({"a-1-x.whl": ["3.10"], "a-2-x.whl": ["3.9"]}, ["3.9", "3.10"])
+    back["pex_info"] = {**back["pex_info"], "note": {"k": 1}}  # type: ignore[dict-item]
+    found = report.diff(swapped, back)
+    assert [(m["python_versions"], m["old"], m["new"]) for m in found["distributions"]["moved"]] == [
+        (["3.9"], "a-1-x.whl", "a-2-x.whl"),
+        (["3.10"], "a-2-x.whl", "a-1-x.whl"),
+    ]
+    assert found["pex_info"] == {"note": {"new": {"k": 1}}}
+    assert 'PEX-INFO note: (absent) -> {"k": 1}\n' in report.render_diff(found)
+    # on several machines, the platforms are named whole
+    assert report._platforms_text(["linux_x86_64-cp-3.11-cp311", "macosx_11_0_arm64-cp-3.11-cp311"]) == (
+        "linux_x86_64-cp-3.11-cp311, macosx_11_0_arm64-cp-3.11-cp311"
+    )
 
 
 def test_content_digest_is_order_independent_and_matches_the_builder() -> None:

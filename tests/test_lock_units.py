@@ -11,11 +11,13 @@ from hatch_pex.lock import LockError, plan_from_lock, read_lock, supported_tags,
 from hatch_pex.platforms import (
     KNOWN_PYTHON_VERSIONS,
     Platform,
+    first_release_served,
+    lowest_release,
     narrowed_constraints,
     platform_tags,
     served_versions,
 )
-from hatch_pex.resolve import PlannedFile
+from hatch_pex.resolve import PlannedFile, later_release, skipped_requires_python
 
 LINUX = Platform.parse("linux_x86_64-cp-3.11-cp311")
 MAC = Platform.parse("macosx_11_0_arm64-cp-312-cp312")
@@ -28,7 +30,7 @@ def test_parse_and_pip_arguments() -> None:
         "--implementation",
         "cp",
         "--python-version",
-        "3.11",
+        "3.11.0",  # the whole minor: Requires-Python is checked for its first release
         "--abi",
         "cp311",
         "--only-binary=:all:",
@@ -150,12 +152,54 @@ def test_served_versions_and_narrowed_constraints() -> None:
     assert narrowed_constraints([], ["3.9", "3.11", "3.12"]) == [">=3.9,<3.10", ">=3.11,<3.13"]
     assert narrowed_constraints(["==3.9.*", ">=3.12"], ["3.9", "3.12"]) == ["<3.10,>=3.9", "<3.13,>=3.12"]
     assert narrowed_constraints([">=3.9,!=3.12.1"], ["3.12"]) == ["!=3.12.1,<3.13,>=3.12"]
+    # A version served from a later patch release starts a range of its own.
+    assert narrowed_constraints([">=3.9"], ["3.9", "3.10", "3.11", "3.12"], {"3.11": 5}) == [
+        "<3.11,>=3.9",
+        "<3.13,>=3.11.5",
+    ]
+    assert narrowed_constraints([">=3.11.3"], ["3.11", "3.12"], {"3.11": 3}) == ["<3.13,>=3.11.3"]
+
+
+def test_first_release_of_each_minor() -> None:
+    """A served minor is every patch release the constraints admit, resolved for the first of them."""
+    assert lowest_release([], "3.11") == 0
+    assert lowest_release([">=3.9"], "3.11") == 0
+    assert lowest_release([">=3.11.5"], "3.11") == 5
+    assert lowest_release([">=3.12", "==3.11.*,!=3.11.0"], "3.11") == 1
+    assert first_release_served([], "3.11", 0) == 0
+    assert first_release_served([">=3.9", ">=3.11.5"], "3.11", 0) == 5
+    assert first_release_served([">=3.11.5"], "3.12", 0) == 0
+    assert first_release_served([">=3.11.2"], "3.11", 3) == 3
+
+
+def test_a_later_patch_release_from_what_pip_passed_over() -> None:
+    output = (
+        "ERROR: Ignored the following versions that require a different python version: "
+        "13.0 Requires-Python >=3.11.5; 13.1 Requires-Python >=3.11.5; 14.0 Requires-Python >=3.12\n"
+        "ERROR: Could not find a version that satisfies the requirement pymdown-extensions>=13\n"
+    )
+    skipped = skipped_requires_python(output)
+    assert skipped == (">=3.11.5", ">=3.12")
+    assert later_release(Platform.local("3.11"), skipped) == 5
+    assert later_release(Platform.local("3.11", 5), skipped) is None  # tried already: nothing later helps
+    assert later_release(Platform.local("3.10"), skipped) is None  # no 3.10 release serves them
+    assert later_release(LINUX, skipped) is None  # another machine's platform: served as written
+    assert skipped_requires_python("ERROR: No matching distribution found for nothing") == ()
+    refused = "ERROR: Package 'hp-patch' requires a different Python: 3.11.0 not in '>=3.11.5'"
+    assert skipped_requires_python(refused) == (">=3.11.5",)
 
 
 def test_local_platforms() -> None:
     own = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    # The build interpreter's own version resolves like any other: for its first patch release, not
+    # for the build interpreter's (3.11.7), so which interpreter builds changes nothing.
     current = Platform.local(own)
-    assert current.is_current and current.is_native and current.pip_arguments() == []
+    assert not current.is_current and not current.is_native
+    assert current.pip_arguments()[-5:-3] == ["--python-version", f"{own}.0"]
+    assert current.marker_environment()["python_full_version"] == f"{own}.0"
+    later = Platform.local(own, 5)
+    assert later.full_version == f"{own}.5" and later.text == current.text
+    assert later.marker_environment()["python_full_version"] == f"{own}.5"
     other = Platform.local("3.9" if own != "3.9" else "3.10")
     assert not other.is_native and other.text.endswith(f"-cp-{other.version}-{other.abi}")
     arguments = other.pip_arguments()
@@ -163,7 +207,7 @@ def test_local_platforms() -> None:
         "--implementation",
         "cp",
         "--python-version",
-        other.version,
+        f"{other.version}.0",
         "--abi",
         other.abi,
         "--only-binary=:all:",
@@ -175,6 +219,9 @@ def test_local_platforms() -> None:
     assert environment["sys_platform"] == sys.platform  # this machine, only the Python differs
     native = other.with_python("/usr/bin/python3.9")
     assert native.is_native and not native.is_current and native.pip_arguments() == []
+    # Natively too, markers are evaluated for the first release, not for that interpreter's patch.
+    assert native.marker_environment()["python_full_version"] == f"{other.version}.0"
+    assert Platform.local(own).with_python(sys.executable).is_current
     # A lock's tags for a local platform are this machine's tags at that version.
     assert str(supported_tags(other)[0]).startswith(f"cp{other.version.replace('.', '')}-{other.abi}-")
 

@@ -567,6 +567,35 @@ def test_script_lookup(tmp_path: Path) -> None:
         entry.script_target("nope", entries)
 
 
+MAIN_REPORT = """
+import json, sys
+def report(*args):
+    main = sys.modules["__main__"]
+    def annotated(x: int): pass
+    print(json.dumps([getattr(main.__spec__, "name", None), main.__package__, getattr(main, "__file__", None),
+                      sys.argv, annotated.__annotations__["x"] is int]))
+"""
+
+
+def test_main_module_of_a_call_and_a_plain_script(tmp_path: Path) -> None:
+    """`__main__` as docs/runtime.md's table has it: for a call and a wheel's plain script, no spec and
+    `__package__` None (the script's `__file__` is the script); sys.argv[0] left as it is (the pex path);
+    the script compiled without the runtime's `from __future__ import annotations`."""
+    (tmp_path / "target.py").write_text(MAIN_REPORT)
+    script = tmp_path / "tool"
+    script.write_text(MAIN_REPORT + "report()\n")
+    for kind, value, file in (("call", "target:report", None), ("path", str(script), str(script))):
+        code = (  # __main__ first made like the archive's stub: a spec named __main__, __package__ ''
+            "import importlib.machinery, sys, __main__; __main__.__package__ = ''; "
+            "__main__.__spec__ = importlib.machinery.ModuleSpec('__main__', None); "
+            f"sys.path.insert(0, {str(tmp_path)!r}); sys.argv[0] = '/app.pex'; "
+            f"from hatch_pex.bootstrap import entry; entry.run({kind!r}, {value!r})"
+        )
+        result = subprocess.run([sys.executable, "-c", code, "x"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == [None, None, file, ["/app.pex", "x"], True], kind
+
+
 # ---------------------------------------------------------------------------------------------- warm record
 
 

@@ -121,8 +121,16 @@ def script_target(script: str, entries: Sequence[str]) -> tuple[str, str]:
 
 
 def run(kind: str, value: str, project: str = "") -> None:
+    """Runs the target with the `__main__` and `sys.argv[0]` docs/runtime.md describes ("What
+    `__main__` looks like"): what restarts by re-exec (`sys.executable` + `sys.argv`, or `-m` of
+    `__main__.__spec__`) need to come back to this pex."""
     log(f"running {kind} {value}".rstrip(), 1)
     if kind == "call":
+        # As under a pip console script: no spec and __package__ None, so Django's and werkzeug's
+        # reloaders restart `sys.executable sys.argv` (the pex) rather than `-m` of the stub's zipimport
+        # spec. No __file__: the stub is not a file a child could run, and multiprocessing's spawn
+        # would run a __main__.__file__ again in every worker.
+        _fresh_main()
         module_name, _, attrs = value.partition(":")
         __import__(module_name)
         target: object = sys.modules[module_name]
@@ -134,7 +142,7 @@ def run(kind: str, value: str, project: str = "") -> None:
     if kind == "module":
         run_module(value, alter_argv=False)  # sys.argv[0] stays the pex path
     elif kind == "path":
-        _run_path(value, sys.argv[1:])
+        _run_script(value)
     else:
         interpreter(sys.argv[1:], project)
 
@@ -153,13 +161,26 @@ def run_module(name: str, alter_argv: bool) -> None:
 
 
 def _fresh_main() -> dict[str, object]:
-    """A clean __main__ for -c, stdin and the REPL (the stub's module stays out of the user's way)."""
+    """A clean __main__ (no spec, __package__ None, as for `python -c` or a script) for entry points,
+    -c, stdin and the REPL: the stub's module, with its zipimport spec, stays out of the user's way."""
     import builtins
 
     main = type(sys)("__main__")
     main.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main
     return main.__dict__
+
+
+def _run_script(path: str) -> None:
+    """A wheel's plain script (PEX_SCRIPT), as its installed copy runs: `__main__` is the script file
+    (`__file__`, no spec, `__package__` None), but sys.argv[0] stays the pex path, the file that was
+    run, so that a restart by `sys.executable sys.argv` comes back to the pex rather than running the
+    cache's copy of the script without the pex's sys.path."""
+    namespace = _fresh_main()
+    namespace["__file__"] = path
+    with open(path, "rb") as file:
+        source = file.read()
+    exec(compile(source, path, "exec", dont_inherit=True), namespace)
 
 
 def _run_path(path: str, args: Sequence[str]) -> None:
@@ -171,7 +192,8 @@ def _run_path(path: str, args: Sequence[str]) -> None:
 
 def _exec_source(source: str, filename: str) -> None:
     namespace = _fresh_main()
-    exec(compile(source, filename, "exec"), namespace)
+    # dont_inherit: not this module's `from __future__ import annotations`
+    exec(compile(source, filename, "exec", dont_inherit=True), namespace)
 
 
 def interpreter(args: Sequence[str], project: str = "") -> None:

@@ -1,5 +1,6 @@
-"""What a .pex holds, whether it is intact, and how two differ: `inspect`, `verify` and `diff` of
-`python -m hatch_pex` and `PEX_TOOLS=1 app.pex info|verify` (one code path for both; docs/cli.md).
+"""What a .pex holds, whether it is intact, and how two differ: `inspect`, `verify`, `diff` and `info`
+(PEX-INFO as PEX's `info` tool prints it) of `python -m hatch_pex` and `PEX_TOOLS=1 app.pex
+inspect|verify|info` (one code path for both; docs/cli.md).
 
 Reads the file with `zipfile` (the central directory every layout of ziplayout.py offers it, past 4 GiB
 too), streams every member, extracts nothing. Never imported by a start: only by the tools and the CLI.
@@ -20,6 +21,7 @@ from .wheels import WheelName, normalize, platform_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from argparse import ArgumentParser
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any, TextIO
 
@@ -31,6 +33,13 @@ DIFF_FIELDS = (
     "project", "runs", "interpreter_constraints", "python_versions", "platforms", "inherit_path",
     "inject_env", "inject_args", "excluded", "requirements", "shebang", "format", "hatch_pex_version",
 )  # fmt: skip
+# PEX-INFO keys that `diff` reports through the facts above or its own parts: `runs` (entry_point,
+# script), the distributions and which wheel serves which platform, runtime members, pex_hash. Any other
+# key whose value differs is named as it is (a key a later release adds, a field edited by hand).
+EXPLAINED_PEX_INFO = frozenset(DIFF_FIELDS) | {
+    "entry_point", "script", "distributions", "platform_distributions", "requires_python",
+    "member_hashes", "pex_hash",
+}  # fmt: skip
 
 
 # -- the hashes the builder records and verify recomputes ---------------------------------------------
@@ -345,8 +354,8 @@ def _sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> str:
 
 def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """What changed between two `inspect` reports: distributions by project name (a project may have
-    several versions in one file, one per platform), the other facts one by one, the runtime's members,
-    and the size."""
+    several versions in one file, one per platform), which wheel serves which platform, the other facts
+    one by one, any other PEX-INFO key, the runtime's members, and the size."""
     before, after = _by_project(old["distributions"]), _by_project(new["distributions"])
     added = [_dist_entry(name, after[name]) for name in sorted(set(after) - set(before))]
     removed = [_dist_entry(name, before[name]) for name in sorted(set(before) - set(after))]
@@ -357,9 +366,15 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
             changed.append({"name": name, "old": old_versions, "new": new_versions})
         elif _hashes(before[name]) != _hashes(after[name]):  # same versions, other bytes or wheels
             rebuilt.append({"name": name, "versions": new_versions})
+    common = [p for p in new["platforms"] if p in old["platforms"]]  # a platform added or removed: `fields`
+    both = set(before) & set(after)
+    moved = _moved(
+        old, new, common, {name for name in both if not _implied(before[name], after[name], common)}
+    )
     fields = {
         key: {"old": old.get(key), "new": new.get(key)} for key in DIFF_FIELDS if old.get(key) != new.get(key)
     }
+    pex_info = _other_pex_info(old["pex_info"], new["pex_info"])
     old_runtime, new_runtime = _runtime_hashes(old), _runtime_hashes(new)
     runtime = {
         "added": sorted(set(new_runtime) - set(old_runtime)),
@@ -369,14 +384,21 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "old": old["file"],
         "new": new["file"],
-        "distributions": {"added": added, "removed": removed, "changed": changed, "rebuilt": rebuilt},
+        "distributions": {
+            "added": added,
+            "removed": removed,
+            "changed": changed,
+            "rebuilt": rebuilt,
+            "moved": moved,
+        },
         "fields": fields,
+        "pex_info": pex_info,
         "runtime_members": runtime,
         "size": {"old": old["size"], "new": new["size"], "change": new["size"] - old["size"]},
         "pex_hash": {"old": old["pex_hash"], "new": new["pex_hash"]},
     }
     result["identical"] = not (
-        added or removed or changed or rebuilt or fields or any(runtime.values())
+        added or removed or changed or rebuilt or moved or fields or pex_info or any(runtime.values())
         or old["size"] != new["size"] or old["pex_hash"] != new["pex_hash"]
     )  # fmt: skip
     return result
@@ -399,6 +421,66 @@ def _hashes(dists: Iterable[Mapping[str, Any]]) -> set[str]:
 
 def _dist_entry(name: str, dists: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {"name": name, "versions": _versions_of(dists), "wheels": sorted(str(d["wheel"]) for d in dists)}
+
+
+def _serving(report: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """{platform: {project: wheel}}: the wheel of each project that serves each platform of the file."""
+    serving: dict[str, dict[str, str]] = {}
+    for dist in report["distributions"]:
+        for platform in dist.get("platforms", []):
+            serving.setdefault(platform, {})[normalize(dist["name"])] = dist["wheel"]
+    return serving
+
+
+def _implied(
+    old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]], platforms: Sequence[str]
+) -> bool:
+    """Whether a project's `changed` or `rebuilt` line already says which wheel serves each of
+    `platforms`: one version in each file, serving the same of them, each by another wheel (hp-pure
+    1.0 -> 2.0 everywhere; a native wheel per platform, each replaced)."""
+    if len(_versions_of(old)) != 1 or len(_versions_of(new)) != 1:
+        return False
+    old_wheels = {p: d["wheel"] for d in old for p in d.get("platforms", []) if p in platforms}
+    new_wheels = {p: d["wheel"] for d in new for p in d.get("platforms", []) if p in platforms}
+    return old_wheels.keys() == new_wheels.keys() and all(old_wheels[p] != new_wheels[p] for p in old_wheels)
+
+
+def _moved(
+    old: Mapping[str, Any], new: Mapping[str, Any], platforms: Sequence[str], projects: set[str]
+) -> list[dict[str, Any]]:
+    """Where one of `projects` is served, on one of `platforms` (those both files serve), by another
+    wheel (or by none, or newly by one): one entry per project and (old wheel, new wheel), with the
+    platforms it concerns. This is the only trace of a change that keeps the set of wheels but moves
+    them between Pythons (hp-pure 1.0 for 3.11 and 2.0 for 3.12, then the other way round)."""
+    before, after = _serving(old), _serving(new)
+    groups: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for platform in platforms:
+        was, now = before.get(platform, {}), after.get(platform, {})
+        for name in sorted((set(was) | set(now)) & projects):
+            if was.get(name) != now.get(name):
+                groups.setdefault((name, was.get(name), now.get(name)), []).append(platform)
+    return [
+        {
+            "name": name,
+            "old": old_wheel,
+            "new": new_wheel,
+            "platforms": served,
+            "python_versions": _versions(platform_python(p) for p in served),
+        }
+        for (name, old_wheel, new_wheel), served in sorted(
+            groups.items(), key=lambda item: (item[0][0], platforms.index(item[1][0]))
+        )
+    ]
+
+
+def _other_pex_info(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every PEX-INFO key outside EXPLAINED_PEX_INFO whose value differs: {"old": ..., "new": ...}, a side
+    left out where the key is absent from that file."""
+    changes: dict[str, dict[str, Any]] = {}
+    for key in sorted((set(old) | set(new)) - EXPLAINED_PEX_INFO):
+        if key not in old or key not in new or old[key] != new[key]:
+            changes[key] = {side: info[key] for side, info in (("old", old), ("new", new)) if key in info}
+    return changes
 
 
 def _runtime_hashes(report: Mapping[str, Any]) -> dict[str, str]:
@@ -427,10 +509,17 @@ def render_diff(result: Mapping[str, Any]) -> str:
             f"distribution rebuilt: {entry['name']} {', '.join(entry['versions'])} "
             "(same version, other bytes)"
         )
+    for entry in dists["moved"]:
+        lines.append(
+            f"distribution moved: {entry['name']} for {_platforms_text(entry['platforms'])}: "
+            f"{entry['old'] or '(none)'} -> {entry['new'] or '(none)'}"
+        )
     for key, change in result["fields"].items():
         lines.append(
             f"{key.replace('_', ' ')}: {_field_text(key, change['old'])} -> {_field_text(key, change['new'])}"
         )
+    for key, change in result["pex_info"].items():
+        lines.append(f"PEX-INFO {key}: {_pex_info_text(change, 'old')} -> {_pex_info_text(change, 'new')}")
     for kind, names in result["runtime_members"].items():
         for name in names:
             lines.append(f"runtime member {kind}: {name}")
@@ -444,6 +533,23 @@ def render_diff(result: Mapping[str, Any]) -> str:
     elif result["pex_hash"]["old"] != result["pex_hash"]["new"]:
         lines.append(f"pex_hash: {result['pex_hash']['old']} -> {result['pex_hash']['new']}")
     return "\n".join(lines) + "\n"
+
+
+def _platforms_text(platforms: Sequence[str]) -> str:
+    """`3.11, 3.12 (linux_x86_64)` for platforms of one machine, one per Python version; the platform
+    strings otherwise."""
+    machines = {p.split("-")[0] for p in platforms}
+    versions = _versions(platform_python(p) for p in platforms)
+    if len(machines) == 1 and len(versions) == len(platforms):
+        return f"{', '.join(versions)} ({machines.pop()})"
+    return ", ".join(platforms)
+
+
+def _pex_info_text(change: Mapping[str, Any], side: str) -> str:
+    if side not in change:
+        return "(absent)"
+    value = change[side]
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
 def _field_text(key: str, value: Any) -> str:
@@ -465,10 +571,39 @@ def inspect_command(path: str, as_json: bool, out: TextIO) -> int:
     return 0
 
 
-def raw_info_command(path: str, out: TextIO) -> int:
+def add_pex_info_options(parser: ArgumentParser) -> None:
+    """The options of PEX's `info` tool, with its meanings: `hatch-pex info` and the `info` tool."""
+    parser.add_argument(
+        "-i", "--indent", type=int, default=None, metavar="N", help="pretty-print with this indent"
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="PATH", help="write to PATH (default: standard output, also for `-`)"
+    )
+
+
+def pex_info_json(data: Mapping[str, Any], indent: int | None = None) -> str:
+    """PEX-INFO as PEX's own `info` tool prints it (pex/tools/commands/info.py, whose JsonMixin.dump_json
+    calls `json.dump(data, indent=indent)`): the keys in the file's order; without an indent one line
+    with json's default separators (`, ` and `: `); with one, `,` ends each line (PEX sets `(",", ": ")`
+    for an indent above 0, which Python 3 uses anyway); then a newline. So `| jq` scripts written
+    against PEX's files read ours."""
+    return json.dumps(data, indent=indent) + "\n"
+
+
+def info_command(path: str, indent: int | None, output: str | None, out: TextIO) -> int:
+    """`info`: PEX-INFO as JSON, as PEX's `info` tool prints it; to `output` (a path) unless it is
+    None or `-` (PEX's `-o`), else to `out`."""
     with open_pex(path) as archive:
         data = json.loads(archive.read(PEX_INFO))
-    out.write(_json(data))
+    text = pex_info_json(data, indent)
+    if output is None or output == "-":
+        out.write(text)
+        return 0
+    try:
+        with open(output, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as exc:
+        raise BootError(f"cannot write {output}: {exc.strerror or exc}") from None
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -16,13 +17,15 @@ from .trust import contained, create, make_dirs, read_owned, root_problem
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import NoReturn
 
 USAGE = """\
 usage: PEX_TOOLS=1 {pex} COMMAND [ARGS]
 
 commands:
-  info [--json | --raw]             what the pex holds and runs (as `python -m hatch_pex inspect`);
-                                    --json: as JSON, --raw: PEX-INFO itself
+  info [-i N] [-o PATH]             PEX-INFO as JSON, as PEX's info tool prints it (-i: indent);
+                                    --human, --json: the report of `inspect`; --raw: as -i 2
+  inspect [--json]                  what the pex holds and runs (as `python -m hatch_pex inspect`)
   verify                            re-hash every member against the hashes recorded at build time
   venv [--force] [--no-compile] DIR create a virtualenv at DIR with the distributions installed
   extract DIR                       copy each wheel to DIR/<wheel> and unpack it into DIR/<wheel minus .whl>/
@@ -41,7 +44,7 @@ def main(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = No
         sys.stdout.write(USAGE.format(pex=os.path.basename(pex)))
         return 0
     command, rest = args[0], list(args[1:])
-    if command in ("info", "verify"):
+    if command in ("info", "inspect", "verify"):
         return report_command(pex, command, rest)
     if command == "venv":
         from .venvtool import venv_command
@@ -60,16 +63,50 @@ def main(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = No
 
 
 def report_command(pex: str, command: str, args: Sequence[str]) -> int:
-    """`info` and `verify`: the code of `python -m hatch_pex inspect` and `verify` (report.py)."""
+    """`info`, `inspect` and `verify`: the code of `python -m hatch_pex info|inspect|verify` (report.py)."""
     from . import report
 
+    if command == "info":
+        return info(pex, args)
     if command == "verify" and not args:
         return report.verify_command(pex, sys.stdout)
-    if command == "info" and len(args) <= 1 and set(args) <= {"--json", "--raw"}:
-        if args == ["--raw"]:
-            return report.raw_info_command(pex, sys.stdout)
-        return report.inspect_command(pex, args == ["--json"], sys.stdout)
-    raise BootError("usage: info [--json | --raw], verify")
+    if command == "inspect" and list(args) in ([], ["--json"]):
+        return report.inspect_command(pex, list(args) == ["--json"], sys.stdout)
+    raise BootError("usage: inspect [--json]" if command == "inspect" else "usage: verify")
+
+
+class _ToolParser(argparse.ArgumentParser):
+    """argparse, for PEX's option syntax (`-i2`, `--indent=2`), but a bad argument is a BootError: one
+    `hatch-pex: error:` line and exit 2, as with every other tool."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().split()[1:])  # one line, without "usage:"
+        raise BootError(f"{message} (usage: {usage})")
+
+
+def info(pex: str, args: Sequence[str]) -> int:
+    """PEX-INFO as PEX's `info` tool prints it, with its `-i` and `-o`, so that scripts written for
+    PEX's files (`PEX_TOOLS=1 ./app.pex info | jq ...`) read ours. `--human` and `--json` give the
+    report of `inspect` (what `info` used to print), `--raw` is `-i 2` (what it printed before)."""
+    from . import report
+
+    parser = _ToolParser(
+        prog=f"PEX_TOOLS=1 {os.path.basename(pex)} info",
+        description="Print PEX-INFO as JSON, as the info tool of PEX does.",
+    )
+    report.add_pex_info_options(parser)
+    instead = parser.add_mutually_exclusive_group()
+    instead.add_argument("--human", action="store_true", help="the report of `inspect` instead")
+    instead.add_argument("--json", action="store_true", help="the report of `inspect --json` instead")
+    instead.add_argument("--raw", action="store_true", help="PEX-INFO indented by 2 (as -i 2)")
+    options = parser.parse_args(args)
+    if options.human or options.json:
+        if options.indent is not None or options.output is not None:
+            parser.error("-i and -o apply to PEX-INFO, not to the report of --human or --json")
+        return report.inspect_command(pex, options.json, sys.stdout)
+    if options.raw and options.indent is not None:
+        parser.error("--raw is -i 2: give one of them")
+    return report.info_command(pex, 2 if options.raw else options.indent, options.output, sys.stdout)
 
 
 def extract(pex: str, raw: bytes, args: Sequence[str]) -> int:
