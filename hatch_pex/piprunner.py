@@ -20,7 +20,7 @@ from functools import cache
 
 from . import progress
 from .credentials import child_environment
-from .platforms import CURRENT, Platform
+from .platforms import CURRENT, LAST_MICRO, Platform
 
 # A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
 # status on stdout; each command's output goes to a file. Within one process, index pages are fetched
@@ -241,17 +241,19 @@ def run_pip(python: str, arguments: list[str], platform: Platform | None = None)
         if platform.is_native:
             major, minor, micro = (int(part) for part in platform.full_version.split("."))
             release = (major, minor, micro)
-    interpreter = platform.python if platform is not None and platform.python else python
     scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-pip-")
     with scratch as directory:
         log = os.path.join(directory, "output.txt")
-        if interpreter == python:  # the servers already open for this build, else one for this command
-            with pip_servers(python, 1) as servers:
+        if platform is None or platform.python in (None, python):
+            with pip_servers(python, 1) as servers:  # the build's servers, else one for this command
                 status = servers.run(arguments, markers, log, release)
         else:
-            # Natively, under an interpreter of that version: its own pip, else the build's run by it
-            # (the build's pip may no longer support an old Python; one that writes reports will).
-            borrowed = None if _has_own_pip(interpreter) else _borrowed_pip(directory)
+            # Natively, under an interpreter of that version: the build's pip run by it where that pip
+            # supports its Python (one pip, one behaviour: an old pip of its own builds sdists without
+            # PEP 517 isolation), else its own (22.2 or newer writes reports), else the build's anyway.
+            interpreter = str(platform.python)
+            own = not _build_pip_supports(platform.python_version) and _has_own_pip(interpreter)
+            borrowed = None if own else _borrowed_pip(directory)
             servers = PipServers(interpreter, 1, borrowed)
             try:
                 status = servers.run(arguments, markers, log, release)
@@ -262,6 +264,20 @@ def run_pip(python: str, arguments: list[str], platform: Platform | None = None)
     # `hatch -v build` shows it (redacted); platforms resolve at once, so each block names its own.
     progress.tool_output(f"pip ({platform.description})" if platform else "pip", output)
     return status, output
+
+
+@cache
+def _build_pip_supports(version: str) -> bool:
+    """Whether the build environment's pip runs under CPython `version` ("3.9"): its Requires-Python."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        requires = metadata("pip")["Requires-Python"] or ""
+        return SpecifierSet(requires).contains(f"{version}.{LAST_MICRO}", prereleases=True)
+    except (PackageNotFoundError, InvalidSpecifier):
+        return False
 
 
 def _borrowed_pip(directory: str) -> str:

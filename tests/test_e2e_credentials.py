@@ -181,7 +181,10 @@ def uv_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def pip_command_lines(watch: ProcessWatch) -> list[str]:
-    return [c for c in watch.seen if " pip " in f" {c} " or "-m pip" in c]
+    """pip's processes that name the index: `python -m pip ...`, and those pip starts itself
+    (`python .../pip/__pip-runner__.py install ...`, its build isolation). The pip servers hatch-pex runs
+    take their arguments on stdin: they never name it on a command line."""
+    return [c for c in watch.seen if " pip " in f" {c} " or "-m pip" in c or "__pip-runner__" in c]
 
 
 def build_isolation_seen(watch: ProcessWatch) -> bool:
@@ -193,13 +196,13 @@ def build_isolation_seen(watch: ProcessWatch) -> bool:
 def test_pip_resolver_keeps_credentials_off_every_command_line(
     tmp_path: Path, env: dict[str, str], secret_index: helpers.TestIndex, interpreters: dict[str, Path]
 ) -> None:
-    """The build interpreter's pip servers, the other version's own pip (a subprocess: its sdists
+    """The build interpreter's pip servers, the other version's pip server (its interpreter: its sdists
     cannot be built on its behalf), and pip's build-isolation `pip install -i <index> hatchling`."""
     other = other_version(interpreters)
     project = credentials_app(tmp_path, secret_index, f'python-versions = ["{OWN_VERSION}", "{other}"]')
     watch = watched_build(project, env, secret_index)
     commands = pip_command_lines(watch)
-    # What was watched: the native pip of the other version, and pip's build-isolation subprocess.
+    # What was watched: pip's build-isolation subprocess, under the other version's interpreter too.
     assert any(c.startswith(str(interpreters[other])) or f"python{other}" in c for c in commands), commands
     assert build_isolation_seen(watch), watch.seen
     assert all(f"{USER}:" not in c and f"{USER}%" not in c for c in watch.seen)
