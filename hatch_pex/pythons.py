@@ -1,6 +1,7 @@
 """Find a CPython of a given minor version on this machine, to build sdists for that version.
 
-Searched in this order, each candidate run once to learn what it really is: `PEX_PYTHON_PATH`
+The build interpreter serves its own version. For the others, searched in this order, each candidate
+run once to learn what it really is: `PEX_PYTHON_PATH`
 (directories or interpreter paths, as the runtime reads it), `python3.X` on PATH, pyenv's versions
 (`$PYENV_ROOT`, else `~/.pyenv`), then `uv python find` (installed interpreters only, never a download).
 """
