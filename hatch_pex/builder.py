@@ -233,10 +233,13 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         that version from there on, and the build says why in one line."""
         result = []
         for platform in served:
+            if not platform.local_tags:  # another machine's platform is served as its string says
+                result.append(platform)
+                continue
             wheels = [name for name in closure.platform_sets[platform.text] if name in requires_python]
             specs = [requires_python[name] for name in wheels]
             micro = first_release_served(specs, platform.python_version, platform.micro)
-            if platform.local_tags and micro > platform.micro:
+            if micro > platform.micro:
                 later = platform.from_micro(micro)
                 needing = [
                     f"{name} requires Python {spec}"

@@ -72,9 +72,9 @@ class PexBuilderConfig(BuilderConfig):
         (`tool.hatch.build.hooks`) shape the project's files: they run once, for the project wheel this
         target builds in-process and packs, as under `hatch build -t wheel`. Run for this target too,
         they ran twice per build, the second time with nothing of theirs reaching the file."""
-        own = self.target_config.get("hooks", {})
         every = super().hook_config  # hatchling's: validated, enable-by-default and HATCH_BUILD_* applied
-        return {name: config for name, config in every.items() if isinstance(own, dict) and name in own}
+        own = self.target_config.get("hooks", {})  # a table: hatchling's validation above says so
+        return {name: config for name, config in every.items() if name in own}
 
     # -- what runs -------------------------------------------------------------------------------
 

@@ -29,7 +29,8 @@ from .platforms import CURRENT, LAST_MICRO, Platform
 # for the interpreter it runs on, whatever --python-version says. A job run natively (an sdist to build)
 # may also name the patch release its Requires-Python checks are for: "3.11.0" under a 3.11.7 (pip
 # takes --python-version only for wheels-only resolutions, and reads sys.version_info when it has none).
-# An argument, when given, is a pip to import (the build's own, for an interpreter that has none).
+# An argument, when given, is a directory to import pip from (the build's own pip, run by another
+# interpreter).
 _PIP_SERVER = """\
 import json, os, sys, traceback
 if len(sys.argv) > 1:
@@ -96,7 +97,7 @@ for line in sys.stdin:
 
 class PipServers:
     """Up to `size` pip server processes of `python`, each serving one job at a time; with
-    `borrowed_pip`, a directory holding the build's pip, for an interpreter without one of its own."""
+    `borrowed_pip`, a directory holding the build's pip, which they import instead of their own."""
 
     def __init__(self, python: str, size: int, borrowed_pip: str | None = None) -> None:
         self.python = python

@@ -20,6 +20,7 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from packaging.markers import default_environment
 from packaging.specifiers import SpecifierSet
@@ -196,24 +197,30 @@ def served_versions(constraints: list[str], requested: list[str] | None) -> list
     return [v for v in candidates if not constraints or any(admits(c, v) for c in constraints)]
 
 
+def first_patch(version: str, start: int, admitted: Callable[[str], bool]) -> int | None:
+    """The lowest patch release of minor `version` ("3.11"), from `start` on, whose full version
+    ("3.11.5") `admitted` accepts; None when none up to LAST_MICRO does."""
+    return next((m for m in range(start, LAST_MICRO + 1) if admitted(f"{version}.{m}")), None)
+
+
 def lowest_release(constraints: list[str], version: str) -> int:
     """The lowest patch release of minor `version` that one of the constraints admits (3 for ">=3.11.3";
     0 without constraints): what a local platform of that version is resolved for."""
     specs = [SpecifierSet(constraint) for constraint in constraints]
-    for micro in range(LAST_MICRO + 1):
-        if not specs or any(spec.contains(f"{version}.{micro}", prereleases=True) for spec in specs):
-            return micro
-    return 0
+    found = first_patch(
+        version, 0, lambda release: not specs or any(s.contains(release, prereleases=True) for s in specs)
+    )
+    return found if found is not None else 0
 
 
 def first_release_served(requires_python: list[str], version: str, micro: int) -> int:
     """The lowest patch release of minor `version`, from `micro` on, that every Requires-Python admits:
     `micro` itself unless some wheel needs a later one (">=3.11.5" -> 5). `micro` when none would do."""
     specs = [SpecifierSet(text) for text in requires_python]
-    for candidate in range(micro, LAST_MICRO + 1):
-        if all(spec.contains(f"{version}.{candidate}", prereleases=True) for spec in specs):
-            return candidate
-    return micro
+    found = first_patch(
+        version, micro, lambda release: all(s.contains(release, prereleases=True) for s in specs)
+    )
+    return found if found is not None else micro
 
 
 def admits(constraint: str, version: str) -> bool:

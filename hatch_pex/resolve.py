@@ -29,6 +29,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -38,7 +39,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from . import buildcache, progress
 from .credentials import provide_credentials, without_credentials
 from .piprunner import pip_servers, quiet_arguments, run_pip
-from .platforms import CURRENT, LAST_MICRO, Platform
+from .platforms import CURRENT, Platform, first_patch
 from .redact import redact
 
 
@@ -582,11 +583,10 @@ def later_release(platform: Platform, skipped: tuple[str, ...]) -> int | None:
             continue
         if specifier.contains(platform.full_version, prereleases=True):
             continue  # it was passed over for another reason
-        micros += [
-            micro
-            for micro in range(platform.micro + 1, LAST_MICRO + 1)
-            if specifier.contains(f"{platform.python_version}.{micro}", prereleases=True)
-        ][:1]
+        admitted = partial(specifier.contains, prereleases=True)
+        micro = first_patch(platform.python_version, platform.micro + 1, admitted)
+        if micro is not None:
+            micros.append(micro)
     return min(micros, default=None)
 
 

@@ -176,11 +176,8 @@ def _run_script(path: str) -> None:
     (`__file__`, no spec, `__package__` None), but sys.argv[0] stays the pex path, the file that was
     run, so that a restart by `sys.executable sys.argv` comes back to the pex rather than running the
     cache's copy of the script without the pex's sys.path."""
-    namespace = _fresh_main()
-    namespace["__file__"] = path
     with open(path, "rb") as file:
-        source = file.read()
-    exec(compile(source, path, "exec", dont_inherit=True), namespace)
+        _exec_source(file.read(), path, is_file=True)
 
 
 def _run_path(path: str, args: Sequence[str]) -> None:
@@ -190,8 +187,11 @@ def _run_path(path: str, args: Sequence[str]) -> None:
     runpy.run_path(path, run_name="__main__")
 
 
-def _exec_source(source: str, filename: str) -> None:
+def _exec_source(source: str | bytes, filename: str, is_file: bool = False) -> None:
+    """Runs `source` as a fresh `__main__`, with `__file__` the filename where it is a file."""
     namespace = _fresh_main()
+    if is_file:
+        namespace["__file__"] = filename
     # dont_inherit: not this module's `from __future__ import annotations`
     exec(compile(source, filename, "exec", dont_inherit=True), namespace)
 
