@@ -13,6 +13,7 @@ import os
 import signal
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,13 +117,34 @@ def write_pex(output: str, *, shebang: str, members: list[Member], compression: 
     already); the runtime's members come last, so that a file past 4 GiB can still be started by
     zipimport before Python 3.13 (ziplayout.py)."""
     date_time = time.gmtime(timestamp)[:6]
+    preamble = f"#!{shebang}\n".encode()
+    members = with_preamble_recorded(members, preamble)
     with _terminate_as_exception(), atomic_output(output, 0o755) as stream:
-        stream.write(f"#!{shebang}\n".encode())
+        stream.write(preamble)
         writer = ZipWriter(stream, date_time)
         for member in sorted(members, key=lambda m: (not is_wheel(m.name), m.name)):
             writer.add(member.name, member.chunks(), member.size(), member_level(member, compression))
         writer.finish(lambda name: not is_wheel(name))
     return output
+
+
+def with_preamble_recorded(members: list[Member], preamble: bytes) -> list[Member]:
+    """`members` with PEX-INFO recording the sha256 of `preamble`, the bytes written before the zip, and
+    its `pex_hash` computed again to cover that field too: the kernel runs the `#!` line, so `verify`
+    checks it like every member (docs/format.md). Recorded here, where the line is written, for every
+    PEX-INFO that carries a pex_hash (one without is no file `verify` accepts anyway)."""
+    from .bootstrap.report import PREAMBLE_KEY, pex_hash
+
+    found = [member for member in members if member.name == PEX_INFO and member.data is not None]
+    if len(found) != 1:
+        return members
+    info = json.loads(found[0].data or b"")
+    if not isinstance(info, dict) or "pex_hash" not in info:
+        return members
+    others = [member for member in members if member is not found[0]]
+    info[PREAMBLE_KEY] = hashlib.sha256(preamble).hexdigest()
+    info["pex_hash"] = pex_hash(content_hash(others), info)
+    return [*others, pex_info_member(info)]
 
 
 @contextlib.contextmanager
@@ -205,11 +227,15 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 
 def read_pex_info(path: str) -> dict[str, object] | None:
-    """PEX-INFO of a file this plugin wrote, or None for anything else."""
+    """PEX-INFO of a file this plugin wrote, or None for anything else (a PEX-INFO past the tools' cap
+    included: a small file can inflate to gigabytes)."""
+    from .bootstrap.log import BootError
+    from .bootstrap.report import MAX_PEX_INFO, read_member
+
     try:
         with zipfile.ZipFile(path) as archive:
-            info = json.loads(archive.read(PEX_INFO))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            info = json.loads(read_member(archive, PEX_INFO, MAX_PEX_INFO))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, BootError):
         return None
     if not isinstance(info, dict) or not str(info.get("format", "")).startswith("hatch-pex/"):
         return None

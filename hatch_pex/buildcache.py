@@ -9,12 +9,14 @@ name; a built wheel's `build.json` must name the same sdist sha256 and interpret
 sha256 is recomputed against the one recorded there. A slot failing a check is discarded (and the file
 fetched or built again).
 
-Nothing is read that another user could have written: the cache root must be owned by this user or
-root and writable by nobody else, with no directory above it that lets anybody else rename it (others
-may write there only with the sticky bit, as in /tmp); every directory and file below it must be owned
-by this user or root, writable by nobody else, and not a symlink. A slot that fails is ignored like a
-missing one. What is written there is never group- or world-writable: directories 0755 and files 0644
-at most, the umask applied, each slot staged in a private directory and renamed into place whole.
+Nothing is read that another user could have written: the cache root must pass the runtime's rule for
+a cache root (`trusted_root`, docs/security.md: owned by this user or root and writable by nobody else,
+no directory on the way to it that anybody else could replace or write into, no symlink anybody else
+could have placed) and is then used as the path it resolved to; every directory and file below it
+must be owned by this user or root, writable by nobody else, and not a symlink. A slot that fails is
+ignored like a missing one. What is written there is never group- or world-writable: directories 0755
+and files 0644 at most, the umask applied, each slot staged in a private directory and renamed into
+place whole.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from functools import cache
 from typing import Any
 
 from .bootstrap import owned
-from .bootstrap.trust import create, make_dirs, open_owned, restrict, root_problem
+from .bootstrap.trust import create, make_dirs, open_owned, restrict, trusted_path, trusted_root
 
 WHEELS = "wheels"
 BUILT = "built"
@@ -129,9 +131,13 @@ def record_matches(
 
 
 def _readable_slot(cache: str, kind: str, key: str) -> str | None:
-    """The slot's path if it exists below a trusted root and kind directory (else None)."""
-    slot = os.path.join(cache, kind, key)
-    if not os.path.lexists(slot) or not root_trusted(cache) or not _owned_dir(os.path.join(cache, kind)):
+    """The slot's path (under the root resolved) if it exists below a trusted root and kind directory
+    (else None)."""
+    root = trusted_cache(cache)
+    if root is None:
+        return None
+    slot = os.path.join(root, kind, key)
+    if not os.path.lexists(slot) or not _owned_dir(os.path.join(root, kind)):
         return None
     return slot
 
@@ -161,10 +167,15 @@ def discard(slot: str) -> None:
 # Trust: the runtime's rules (hatch_pex/bootstrap/trust.py), applied to the build cache -------------
 
 
+def trusted_cache(root: str) -> str | None:
+    """`root` resolved when it is a directory that nobody but this user (or root) can change, or
+    replace (trust.trusted_root: the runtime's rule for its cache), else None."""
+    resolved = trusted_root(root)[0]
+    return resolved if resolved is not None and _owned_dir(resolved) else None
+
+
 def root_trusted(root: str) -> bool:
-    """Whether nobody but this user (or root) can change what is under `root`: a directory owned as
-    `owned` wants, with no directory above it that lets anybody else rename it."""
-    return _owned_dir(os.path.realpath(root)) and root_problem(root) is None
+    return trusted_cache(root) is not None
 
 
 def _owned_dir(path: str) -> bool:
@@ -225,12 +236,18 @@ def _store(cache: str, kind: str, key: str, wheel: str, record: dict[str, Any] |
     """Stage the slot privately, then rename it into place whole. None when the cache cannot be used
     (not trusted, not writable) or another build stored the slot first: an unusable cache only costs
     speed, and the caller keeps its own, checked, copy."""
-    kind_dir = os.path.join(cache, kind)
-    slot = os.path.join(kind_dir, key)
     try:
-        _make_owned_dir(cache)
+        resolved = trusted_path(cache)[0]  # nothing is made on a path somebody else could redirect
+        if resolved is None:
+            return None
+        _make_owned_dir(resolved)
+        root = trusted_cache(resolved)
+        if root is None:
+            return None
+        kind_dir = os.path.join(root, kind)
+        slot = os.path.join(kind_dir, key)
         _make_owned_dir(kind_dir)
-        if not root_trusted(cache) or not _owned_dir(kind_dir) or os.path.lexists(slot):
+        if not _owned_dir(kind_dir) or os.path.lexists(slot):
             return None
         staging = tempfile.mkdtemp(prefix=".tmp-", dir=kind_dir)  # mode 0700
     except OSError:

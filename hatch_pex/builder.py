@@ -317,7 +317,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
 
     def _sbom(self, closure: Closure, served: list[Platform], timestamp: float) -> bytes:
         """The file's CycloneDX SBOM (sbom.py)."""
-        from .sbom import Project, sbom_document
+        from .sbom import Project, index_urls, sbom_document
 
         core = self.metadata.core
         project = Project(
@@ -328,7 +328,14 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             classifiers=core.classifiers,
             roots=self._roots(),
         )
-        return sbom_document(project, closure, served, timestamp=timestamp, tool_version=_own_version())
+        return sbom_document(
+            project,
+            closure,
+            served,
+            timestamp=timestamp,
+            tool_version=_own_version(),
+            indexes=index_urls(self._resolve_options()),
+        )
 
     def _report_closure(self, closure: Closure, served: list[Platform], started: float) -> None:
         """What the resolution gave: the distributions in the file, for which platforms, from where."""

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .bootstrap.log import BootError
+from .bootstrap.printable import printable
 from .bootstrap.report import (
     add_pex_info_options,
     diff_command,
@@ -71,6 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "verify":
             return verify_command(args.file, out)
         return diff_command(args.old, args.new, args.json, out)
-    except BootError as exc:
-        sys.stderr.write(f"hatch-pex: error: {exc}\n")
+    except BootError as exc:  # it may quote a name out of the file: escaped, as every line printed
+        sys.stderr.write(f"hatch-pex: error: {printable(str(exc))}\n")
         return EXIT_ERROR

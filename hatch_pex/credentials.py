@@ -3,11 +3,18 @@
 A URL given as an argument (`--index-url https://user:secret@host/simple`) can be read by any local
 user from /proc/<pid>/cmdline, and pip hands its index URLs on to the pip it starts to install an
 sdist's build requirements. So pip and uv are given the URLs without their user-info, and the
-credentials go into a netrc file (mode 0600, in a private temporary directory, removed when the
-build ends) that `NETRC` names in the environment of every pip and uv process: pip (through
-requests) and uv read it, and the processes pip starts inherit it. The user's own netrc (`NETRC` or
-~/.netrc) comes first in that file, so its other hosts keep working; ours come after, and win
-(pip's and uv's readers take a host's last entry).
+credentials go into a netrc file that `NETRC` names in the environment of every pip and uv process:
+pip (through requests) and uv read it, and the processes pip starts inherit it. The user's own netrc
+(`NETRC` or ~/.netrc) comes first in that file, so its other hosts keep working; ours come after, and
+win (pip's and uv's readers take a host's last entry).
+
+Nothing holding a credential may outlive the build, however it ends. On Linux the file is an
+anonymous memory file (memfd, mode 0600) of the build process, which pip, uv and their subprocesses
+open as /proc/<build pid>/fd/<n>: only the same user (and root) may open another process's
+descriptors, and the file is gone with the last descriptor, when the build ends, is interrupted or is
+killed (SIGKILL included). Elsewhere it is a file (mode 0600) in a private temporary directory,
+removed when the build ends and on SIGTERM, SIGINT and SIGHUP (then the signal does what it did
+before: the exit status stays that of the signal); only SIGKILL leaves it behind there.
 """
 
 from __future__ import annotations
@@ -15,13 +22,16 @@ from __future__ import annotations
 import netrc
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from .redact import redact
+from .redact import redact, redact_url
 
 
 class CredentialsError(ValueError):
@@ -45,11 +55,13 @@ def split_credentials(url: str) -> tuple[str, Login | None]:
     parts = urlsplit(url)
     userinfo, at, host = parts.netloc.rpartition("@")
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)) if at else url
-    if redact(clean) != clean:
+    # Whitespace has no place in an index URL but in its user-info: there, any later `@` before a host
+    # ends the user-info, whatever the free-text rule of redact() concludes.
+    if redact(clean) != clean or (any(c.isspace() for c in clean) and redact_url(clean) != clean):
         # `/`, `?` or `#` in a password end the network location early: pip would take the rest of
         # the password for the host and path, and pass it on in the URL.
         raise CredentialsError(
-            f"The URL {redact(url)} carries credentials pip cannot read: percent-encode `/`, `?` and "
+            f"The URL {redact_url(url)} carries credentials pip cannot read: percent-encode `/`, `?` and "
             f"`#` in the user name and password (%2F, %3F, %23)"
         )
     if not at:
@@ -73,10 +85,10 @@ def logins_by_host(urls: Iterable[str]) -> dict[str, Login]:
             continue
         host = urlsplit(clean).hostname
         if not host:
-            raise CredentialsError(f"The URL {redact(url)} carries credentials but names no host")
+            raise CredentialsError(f"The URL {redact_url(url)} carries credentials but names no host")
         if host in logins and logins[host] != login:
             raise CredentialsError(
-                f"The URLs {redact(sources[host])} and {redact(url)} carry different credentials for "
+                f"The URLs {redact_url(sources[host])} and {redact_url(url)} carry different credentials for "
                 f"the host {host}; pip and uv get them from a netrc file, which holds one login per host "
                 f"(whatever the port): use one user and password for {host}"
             )
@@ -120,17 +132,24 @@ def _user_netrc() -> str:
     return ""
 
 
-def write_netrc(path: str, logins: dict[str, Login]) -> None:
-    """Write the user's netrc, then `logins`, to `path` (created with mode 0600). If the user's
-    netrc cannot be parsed (pip would have ignored it), ours is written alone."""
+def netrc_versions(logins: dict[str, Login]) -> list[str]:
+    """The texts to try, in turn, for the netrc file of `logins`: the user's netrc followed by ours,
+    then ours alone (for a user's netrc that cannot be parsed: pip would have ignored it)."""
     ours = netrc_text(logins)
     user = _user_netrc()
-    if user.strip():
-        _write_private(path, f"{user}\n\n{ours}")  # a blank line ends a trailing macdef
+    # A blank line ends a macdef the user's file may end with.
+    return [f"{user}\n\n{ours}", ours] if user.strip() else [ours]
+
+
+def write_netrc(path: str, logins: dict[str, Login]) -> None:
+    """Write the first of `netrc_versions(logins)` that parses to `path` (created with mode 0600)."""
+    *earlier, last = netrc_versions(logins)
+    for text in earlier:
+        _write_private(path, text)
         if _parses(path):
             return
         os.unlink(path)
-    _write_private(path, ours)
+    _write_private(path, last)
 
 
 def _write_private(path: str, text: str) -> None:
@@ -147,6 +166,102 @@ def _parses(path: str) -> bool:
     return True
 
 
+def memory_netrc(texts: list[str]) -> tuple[int, str] | None:
+    """(descriptor, path) of an anonymous memory file holding the first of `texts` that parses (the
+    last one whatever it holds), which other processes of this user open by that path
+    (/proc/<pid>/fd/<n>); None where there is no such file (no memfd, or no /proc to open it by)."""
+    create = getattr(os, "memfd_create", None)
+    if create is None:
+        return None
+    try:
+        descriptor = create("hatch-pex-netrc", getattr(os, "MFD_CLOEXEC", 0))
+    except OSError:
+        return None
+    path = f"/proc/{os.getpid()}/fd/{descriptor}"
+    try:
+        os.fchmod(descriptor, 0o600)  # /proc guards it already: only this user may open it by path
+        for number, text in enumerate(texts):
+            data = text.encode("utf-8")
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, data, 0)
+            # What pip and uv will do: open it by its path, and read it whole.
+            with open(path, "rb") as stream:
+                if stream.read() != data:
+                    raise OSError(f"{path} does not read back what was written")
+            if number == len(texts) - 1 or _parses(path):
+                return descriptor, path
+    except OSError:
+        pass
+    os.close(descriptor)
+    return None
+
+
+#: The signals that end a build early (CI cancelling a job, a closed terminal, Ctrl-C).
+ENDING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def cleaned_up_on_signals(cleanup: Callable[[], None]) -> Iterator[None]:
+    """While open, SIGTERM, SIGINT and SIGHUP run `cleanup`, then do what they did before: the
+    previous Python handler runs (SIGINT's raises KeyboardInterrupt, hatch's own handling stays), a
+    default action is taken again by sending the signal anew (the exit status stays that of the
+    signal), an ignored signal stays ignored. The previous handlers are restored on exit. Outside the
+    main thread, where Python installs no handlers, nothing is changed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Callable[[int, FrameType | None], object] | int] = {}
+
+    def handler(number: int, frame: FrameType | None) -> None:
+        cleanup()
+        earlier = previous.get(number, signal.SIG_DFL)
+        if callable(earlier):
+            earlier(number, frame)
+        elif earlier == signal.SIG_DFL:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+
+    try:
+        for number in ENDING_SIGNALS:
+            earlier = signal.signal(number, handler)
+            # None: a handler installed outside Python, which cannot be restored; the default then.
+            previous[number] = signal.SIG_DFL if earlier is None else earlier
+        yield
+    finally:
+        for number, earlier in previous.items():
+            signal.signal(number, earlier)
+
+
+@contextmanager
+def private_netrc(logins: dict[str, Login]) -> Iterator[str]:
+    """While open, the path of a netrc file holding `logins` (netrc_versions) that only this user
+    can read: a memory file where there is one, else a file in a private temporary directory,
+    removed on exit and on the signals that end a build (cleaned_up_on_signals)."""
+    texts = netrc_versions(logins)
+    memory = memory_netrc(texts)
+    if memory is not None:
+        descriptor, path = memory
+        try:
+            yield path
+        finally:
+            os.close(descriptor)
+        return
+    directory = tempfile.mkdtemp(prefix="hatch-pex-netrc-")  # mode 0700, ours alone
+
+    def remove() -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+    try:
+        with cleaned_up_on_signals(remove):
+            path = os.path.join(directory, "netrc")
+            write_netrc(path, logins)
+            yield path
+    finally:
+        remove()
+
+
 @dataclass(frozen=True)
 class _Provided:
     logins: dict[str, Login]
@@ -159,25 +274,20 @@ _PROVIDED: _Provided | None = None
 @contextmanager
 def provide_credentials(urls: Iterable[str]) -> Iterator[dict[str, str]]:
     """While open, every pip and uv process started through `child_environment()` finds the
-    credentials of `urls` in a private netrc file; yields the environment additions (`NETRC`).
-    Nothing is written when no URL carries credentials. Inside an open one for the same
+    credentials of `urls` in a private netrc file (private_netrc); yields the environment additions
+    (`NETRC`). Nothing is written when no URL carries credentials. Inside an open one for the same
     credentials, that one is used."""
     global _PROVIDED
     logins = logins_by_host(urls)
     if not logins or (_PROVIDED is not None and _PROVIDED.logins == logins):
         yield dict(_PROVIDED.environment) if _PROVIDED else {}
         return
-    directory = tempfile.mkdtemp(prefix="hatch-pex-netrc-")  # mode 0700, ours alone
-    try:
-        path = os.path.join(directory, "netrc")
-        write_netrc(path, logins)
+    with private_netrc(logins) as path:
         previous, _PROVIDED = _PROVIDED, _Provided(logins, {"NETRC": path})
         try:
             yield dict(_PROVIDED.environment)
         finally:
             _PROVIDED = previous
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def child_environment() -> dict[str, str]:

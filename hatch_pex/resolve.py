@@ -128,6 +128,9 @@ class Distribution:
     sha256: str
     #: Where the wheel came from for this build: ORIGINS' keys; the build's summary counts them.
     origin: str = field(default=CACHED, compare=False)
+    #: The URL of the file its plan named (an index's file, a file: URL; credentials possible): where
+    #: the SBOM says it came from.
+    url: str = field(default="", compare=False)
 
     @property
     def filename(self) -> str:
@@ -309,7 +312,10 @@ def gather(
         for item in to_fetch:
             origins[item.name] = DOWNLOADED if item.is_wheel else BUILT
             progress.count(f"wheels {origins[item.name]}")
-    return [Distribution(item.name, item.version, *found[item.name], origins[item.name]) for item in plan]
+    return [
+        Distribution(item.name, item.version, *found[item.name], origins[item.name], item.url)
+        for item in plan
+    ]
 
 
 def _verified_sha256(item: PlannedFile, path: str, where: str, hint: str = "") -> str:

@@ -7,25 +7,38 @@ dependency graph is the one `exclude` walks (exclude.py): each wheel's `Requires
 evaluated per served platform with extras followed, linking only wheels of that platform's set. The
 project is the metadata component; it depends on the root requirements.
 
+A purl names the public project of that name unless it says otherwise: a wheel whose file came from
+another index than PyPI carries the purl qualifier `repository_url`, that index's URL (the configured
+or pip-configured index on the file's host, never with credentials); a file from elsewhere on the
+network (a find-links page, a direct URL) `download_url`, the file's URL without user-info, query
+or fragment. PyPI's files, and local ones (the project's own wheel, a find-links directory, a
+path), keep the plain purl: a local path would say nothing to the reader and differ between
+machines.
+
 The document is deterministic: no path, the build's reproducible timestamp, and a serial number
 derived from the content (uuid5), so two builds of the same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import re
+import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
 from .archive import atomic_output
 from .exclude import holds, platform_closures, starting_points, walk
 from .platforms import Platform
-from .resolve import Closure, Distribution
+from .redact import strip_credentials
+from .resolve import Closure, Distribution, ResolveOptions
 from .wheel import wheel_metadata
 
 if TYPE_CHECKING:
@@ -71,6 +84,14 @@ _CLASSIFIER_SPDX = {
     "CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
 }
 _PARENTHESIZED = re.compile(r"\(([^()]+)\)$")
+#: Hosts of PyPI's pages and files: a wheel from them keeps the plain purl (`repository_url`'s default
+#: is https://pypi.org/).
+PYPI_HOSTS = frozenset({"pypi.org", "files.pythonhosted.org", "pypi.python.org"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# `pip config list`'s lines for the index settings: `global.index-url='https://...'`.
+_PIP_INDEX_SETTING = re.compile(r"^\S*\.(?:index-url|extra-index-url)=(.+)$")
+#: uv's variables naming indexes (uv.toml is not read: its indexes' files get `download_url`).
+_UV_INDEX_VARIABLES = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX")
 
 
 @dataclass(frozen=True)
@@ -167,12 +188,78 @@ def _classifier_licenses(classifiers: Iterable[str]) -> list[License]:
     return found
 
 
-def purl(name: str, version: str, filename: str | None = None) -> PackageURL:
-    """`pkg:pypi/<name>@<version>`, qualified by `?file_name=` when `filename` is given."""
+def purl(
+    name: str, version: str, filename: str | None = None, source: Mapping[str, str] | None = None
+) -> PackageURL:
+    """`pkg:pypi/<name>@<version>`, qualified by `?file_name=` when `filename` is given and by
+    `source` (source_qualifiers: where the file came from)."""
     from packageurl import PackageURL
 
-    qualifiers = {"file_name": filename} if filename else None
-    return PackageURL(type="pypi", name=str(canonicalize_name(name)), version=version, qualifiers=qualifiers)
+    qualifiers = {**(source or {}), **({"file_name": filename} if filename else {})}
+    return PackageURL(
+        type="pypi", name=str(canonicalize_name(name)), version=version, qualifiers=qualifiers or None
+    )
+
+
+def source_qualifiers(url: str, indexes: Sequence[str]) -> dict[str, str]:
+    """The purl qualifiers saying where a wheel's file (`url`, as its plan named it) came from, never
+    with credentials: none for PyPI's files and local ones; `repository_url`, the index of `indexes`
+    on the file's host (the one sharing the longest path with it), without its trailing `/`; else
+    `download_url`, the file's URL without user-info, query (a signed URL's signature) or fragment."""
+    parts = urlsplit(url)
+    address = _address(url)
+    if address is None or address[1] in PYPI_HOSTS:
+        return {}
+    candidates = [index for index in indexes if _address(index) == address]
+    if candidates:
+        index = max(candidates, key=lambda index: _common_path(urlsplit(index).path, parts.path))
+        return {"repository_url": strip_credentials(index).rstrip("/")}
+    host = strip_credentials(urlunsplit((parts.scheme, parts.netloc, "", "", "")))
+    return {"download_url": f"{host}{parts.path}"}
+
+
+def _address(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, None for anything else (a path, file:, a VCS URL)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
+
+
+def _common_path(first: str, second: str) -> int:
+    """How many leading segments the two URL paths share."""
+    shared = 0
+    for mine, theirs in zip(first.split("/"), second.split("/")):
+        if mine != theirs:
+            break
+        shared += 1
+    return shared
+
+
+def index_urls(options: ResolveOptions, python: str = sys.executable) -> list[str]:
+    """The index URLs the build's files may have come from (credentials included: for matching
+    only): the configured ones, pip's own settings (environment and configuration files, as `pip
+    config list` shows them) and uv's index variables. None with `no-index`."""
+    if options.no_index:
+        return []
+    from .piprunner import run_pip
+
+    found = [*([options.index_url] if options.index_url else []), *options.extra_index_urls]
+    status, output = run_pip(python, ["config", "list"])
+    for line in output.splitlines() if status == 0 else []:
+        setting = _PIP_INDEX_SETTING.match(line.strip())
+        if setting is not None:
+            try:
+                found += str(ast.literal_eval(setting.group(1))).split()
+            except (ValueError, SyntaxError):
+                continue
+    for variable in _UV_INDEX_VARIABLES:  # UV_INDEX holds `name=url` entries too
+        found += [entry.rpartition("=")[2] for entry in os.environ.get(variable, "").split()]
+    return list(dict.fromkeys(found))
 
 
 def sbom_document(
@@ -182,14 +269,16 @@ def sbom_document(
     *,
     timestamp: float,
     tool_version: str,
+    indexes: Sequence[str] = (),
 ) -> bytes:
-    """The CycloneDX 1.6 JSON document of the file: the same bytes for the same inputs."""
+    """The CycloneDX 1.6 JSON document of the file: the same bytes for the same inputs. `indexes`:
+    the index URLs its files may have come from (index_urls), for the purls' `repository_url`."""
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
 
     graph = dependency_graph(closure, platforms, project.roots)
     served = [p.text for p in platforms if p.text in closure.platform_sets]
-    components = {d.filename: _component(d, closure, served) for d in closure.distributions}
+    components = {d.filename: _component(d, closure, served, indexes) for d in closure.distributions}
     root = Component(
         type=ComponentType.APPLICATION,
         name=project.name,
@@ -227,7 +316,9 @@ def _serialized(bom: Bom) -> str:
     return JsonV1Dot6(bom).output_as_string(indent=2) + "\n"
 
 
-def _component(distribution: Distribution, closure: Closure, served: Sequence[str]) -> Component:
+def _component(
+    distribution: Distribution, closure: Closure, served: Sequence[str], indexes: Sequence[str]
+) -> Component:
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.component import Component, ComponentType
 
@@ -243,7 +334,12 @@ def _component(distribution: Distribution, closure: Closure, served: Sequence[st
         name=name,
         version=distribution.version,
         bom_ref=distribution.filename,
-        purl=purl(name, distribution.version, distribution.filename if several else None),
+        purl=purl(
+            name,
+            distribution.version,
+            distribution.filename if several else None,
+            source_qualifiers(distribution.url, indexes),
+        ),
         hashes=[HashType(alg=HashAlgorithm.SHA_256, content=distribution.sha256)],
         licenses=licenses(
             header("License-Expression"),

@@ -5,8 +5,11 @@ from __future__ import annotations
 import netrc
 import os
 import re
+import signal
 import stat
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -104,6 +107,61 @@ def test_redact_never_leaves_a_fragment_of_the_password(password: str) -> None:
             assert piece not in redacted, (text, redacted)
 
 
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Pq3 Rs4 Tu5",
+        "Vw6\tXy7 Za8",
+        "Bc9\nDe0\r\nFg1",
+        "Hi2 J@k3 Lm4",
+        "No5 Pq6/Rs7@Tu8",
+        " Vw9 ",
+        "Xy0%20Za1 Bc2",
+    ],
+)
+def test_redact_removes_passwords_with_whitespace(password: str) -> None:
+    """pip's reading: the network location ends at the first `/`, `?` or `#`, not at whitespace, and
+    the user-info at its last `@`; whatever whitespace the password holds, no piece of it stays."""
+    pieces = [p for p in re.split(r"[\s@/%:]", password) if len(p) >= 3]
+    for text in (
+        f"https://user:{password}@pypi.example.com/simple/",
+        f"The URL http://user:{password}@127.0.0.1:4711/simple/ carries credentials\nnext line",
+        f"'https://user:{password}@pypi.example.com'",
+        f"index-url = https://user:{password}@pypi.example.com:8443 (from pyproject.toml)",
+        f"a=https://user:{password}@h1.example/,b=https://v:{password}@h2.example/x",
+    ):
+        redacted = redact(text)
+        assert "****@" in redacted, (text, redacted)
+        for piece in pieces:
+            assert piece not in redacted, (text, redacted)
+    assert redact(f"https://user:{password}@host.example/simple") == "https://****@host.example/simple"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://host.example:8080/simple failed; write to admin@example.com",
+        "Looking in indexes: https://host.example/simple, https://other.example/simple\nsee me@example.com",
+    ],
+)
+def test_redact_whitespace_rule_keeps_what_holds_no_credentials(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_redact_url_quotes_a_configured_url_whole() -> None:
+    from hatch_pex.redact import redact_url
+
+    for url in (
+        "https://user:Pq3 Rs4/Tu5@host.example/simple",
+        "https://user:1234 5678/90@host.example:81/simple",
+        "https://user:Vw6\tXy7@host.example/simple",
+    ):
+        redacted = redact_url(url)
+        assert redacted.startswith("https://****@host.example") and "user" not in redacted, redacted
+        for piece in ("Pq3", "Rs4", "Tu5", "1234", "5678", "Vw6", "Xy7"):
+            assert piece not in redacted
+
+
 def test_strip_credentials() -> None:
     assert (
         strip_credentials("https://u:p@ss@Host:81/simple/x.whl#sha256=1")
@@ -125,6 +183,8 @@ def test_strip_credentials() -> None:
         ("https://user:a:b@host/", "https://host/", Login("user", "a:b")),  # the first ':' parts them
         ("https://t0ken@host/simple", "https://host/simple", Login("t0ken", None)),
         ("https://user:@host/", "https://host/", Login("user", "")),
+        ("https://user:pa ss@host/simple", "https://host/simple", Login("user", "pa ss")),  # as written
+        ("https://user:pa%20ss@host/simple", "https://host/simple", Login("user", "pa ss")),  # encoded
         ("https://host/simple", "https://host/simple", None),
         ("/srv/wheels", "/srv/wheels", None),
         ("git+https://github.com/x/y@v1.0", "git+https://github.com/x/y@v1.0", None),
@@ -141,6 +201,8 @@ def test_split_credentials_as_pip_reads_them(url: str, clean: str, login: Login 
         "https://user:se@cr/et@host.example/simple",  # pip: host `cr`, the rest of it in the path
         "https://user:se#cret@host.example/simple",
         "https://t0k/en@host.example/simple",
+        "https://user:se cr/et@host.example/simple",  # whitespace and `/`
+        "https://user:1234 5678/cret@host.example/simple",
     ],
 )
 def test_a_password_pip_cannot_read_fails_without_showing_it(url: str) -> None:
@@ -148,6 +210,7 @@ def test_a_password_pip_cannot_read_fails_without_showing_it(url: str) -> None:
         split_credentials(url)
     message = str(raised.value)
     assert "cret" not in message and "et@" not in message and "en@" not in message, message
+    assert "1234" not in message and "5678" not in message and "se cr" not in message, message
     assert "%2F" in message and "host.example" in message
 
 
@@ -161,6 +224,10 @@ def test_one_login_per_host() -> None:
     message = str(raised.value)
     assert "host.example" in message and "one login per host" in message
     assert "first-secret" not in message and "other-secret" not in message
+    with pytest.raises(CredentialsError) as raised:
+        logins_by_host(["https://a:first secret@host.example/x", "https://a:other\tsecret@host.example/"])
+    message = str(raised.value)
+    assert "first" not in message and "other" not in message and "secret" not in message, message
 
 
 def test_resolve_options_pass_no_credentials_on() -> None:
@@ -187,19 +254,61 @@ def no_user_netrc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_netrc_is_private_readable_and_removed_afterwards(no_user_netrc: Path) -> None:
+MEMFD = hasattr(os, "memfd_create") and os.path.isdir(f"/proc/{os.getpid()}/fd")
+NEEDS_MEMFD = pytest.mark.skipif(not MEMFD, reason="no memfd here")
+STORAGES = [pytest.param("memory", marks=NEEDS_MEMFD), "file"]
+
+
+def without_memory_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a platform without memfd: the netrc goes to a private temporary directory."""
+    monkeypatch.setattr(credentials, "memory_netrc", lambda texts: None, raising=False)
+
+
+def is_memory_file(path: str) -> bool:
+    """Whether `path` is a live /proc/<pid>/fd/<n> link to one of our memory files."""
+    try:
+        return re.fullmatch(r"/proc/\d+/fd/\d+", path) is not None and os.readlink(path).startswith(
+            "/memfd:hatch-pex-netrc"
+        )
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_netrc_is_private_readable_and_removed_afterwards(
+    no_user_netrc: Path, monkeypatch: pytest.MonkeyPatch, storage: str
+) -> None:
+    if storage == "file":
+        without_memory_files(monkeypatch)
     urls = ["https://user:se@cret%2Fx@host.example/simple", "https://host.example/extra", "/srv/wheels"]
     with provide_credentials(urls) as additions:
         path = Path(additions["NETRC"])
-        assert path.parent.parent == no_user_netrc
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        if storage == "memory":  # nothing on disk at all
+            assert is_memory_file(str(path)), path
+            assert sorted(no_user_netrc.iterdir()) == [no_user_netrc / "home"]
+        else:
+            assert path.parent.parent == no_user_netrc
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
         assert netrc.netrc(str(path)).authenticators("host.example") == ("user", "", "se@cret/x")
         assert child_environment()["NETRC"] == str(path)
         with provide_credentials(urls) as again:  # inside: the same file
             assert again == additions
-    assert not path.exists() and not path.parent.exists()
+    assert not is_memory_file(str(path))
+    assert sorted(no_user_netrc.iterdir()) == [no_user_netrc / "home"]
     assert child_environment().get("NETRC") == os.environ.get("NETRC")
+
+
+@NEEDS_MEMFD
+def test_memory_netrc_is_read_by_pip_in_another_process(no_user_netrc: Path) -> None:
+    """pip (requests' netrc reader) in a process of its own opens the memory file by its path."""
+    read = "from pip._vendor.requests.utils import get_netrc_auth as a; print(a('https://host.example/x'))"
+    with provide_credentials(["https://user:pass%20word@host.example/simple"]) as additions:
+        assert is_memory_file(additions["NETRC"]), additions
+        result = subprocess.run(
+            [sys.executable, "-c", read], env=child_environment(), capture_output=True, text=True, check=True
+        )
+    assert result.stdout.strip() == "('user', 'pass word')", result
 
 
 def test_no_credentials_no_file(no_user_netrc: Path) -> None:
@@ -209,10 +318,92 @@ def test_no_credentials_no_file(no_user_netrc: Path) -> None:
     assert list(no_user_netrc.iterdir()) == [no_user_netrc / "home"]
 
 
-def test_netrc_removed_when_the_build_fails(no_user_netrc: Path) -> None:
+@pytest.mark.parametrize("storage", STORAGES)
+def test_netrc_removed_when_the_build_fails(
+    no_user_netrc: Path, monkeypatch: pytest.MonkeyPatch, storage: str
+) -> None:
+    if storage == "file":
+        without_memory_files(monkeypatch)
     with pytest.raises(RuntimeError), provide_credentials(["https://u:p@h/"]) as additions:
         raise RuntimeError
-    assert not Path(additions["NETRC"]).parent.exists()
+    assert not is_memory_file(additions["NETRC"])
+    assert sorted(no_user_netrc.iterdir()) == [no_user_netrc / "home"]
+
+
+# A build holding credentials, in a process of its own: it says where its netrc is, then waits.
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from hatch_pex import credentials
+    if sys.argv[1] == "file":
+        credentials.memory_netrc = lambda texts: None
+    with credentials.provide_credentials(["https://user:Hq5Jw7Kz@host.example/simple"]) as additions:
+        print(additions["NETRC"], flush=True)
+        time.sleep(120)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("storage", "ending"),
+    [
+        ("file", signal.SIGTERM),
+        ("file", signal.SIGINT),
+        ("file", signal.SIGHUP),
+        pytest.param("memory", signal.SIGTERM, marks=NEEDS_MEMFD),
+        pytest.param("memory", signal.SIGKILL, marks=NEEDS_MEMFD),
+    ],
+)
+def test_netrc_does_not_outlive_a_build_ended_by_a_signal(
+    tmp_path: Path, storage: str, ending: signal.Signals
+) -> None:
+    """The signal ends the process as it would have (its exit status), and no file holds the
+    password afterwards: removed on SIGTERM, SIGINT, SIGHUP; never written with memfd (SIGKILL)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    root = str(Path(credentials.__file__).parents[1])
+    env = {**os.environ, "TMPDIR": str(scratch), "HOME": str(tmp_path), "PYTHONPATH": root}
+    env.pop("NETRC", None)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, storage], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        path = holder.stdout.readline().strip()
+        assert "Hq5Jw7Kz" in Path(path).read_text()
+        holder.send_signal(ending)
+        assert holder.wait(timeout=30) == -ending
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not Path(path).exists()
+    assert [p for p in scratch.rglob("*") if p.is_file() and b"Hq5Jw7Kz" in p.read_bytes()] == []
+    assert list(scratch.iterdir()) == []
+
+
+def test_signal_handlers_chain_to_the_previous_ones_and_are_restored() -> None:
+    from hatch_pex.credentials import cleaned_up_on_signals
+
+    calls: list[str] = []
+
+    def earlier(number: int, frame: object) -> None:
+        calls.append(f"earlier {number}")
+
+    before_term = signal.signal(signal.SIGTERM, earlier)
+    before_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with cleaned_up_on_signals(lambda: calls.append("cleanup")):
+            os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler before the next line
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored before: still ignored, after the cleanup
+            assert calls == ["cleanup", f"earlier {int(signal.SIGTERM)}", "cleanup"]
+        assert signal.getsignal(signal.SIGTERM) is earlier
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        with pytest.raises(KeyboardInterrupt), cleaned_up_on_signals(lambda: calls.append("again")):
+            signal.raise_signal(signal.SIGINT)  # Python's own handler runs after ours
+        assert calls[-1] == "again"
+    finally:
+        signal.signal(signal.SIGTERM, before_term)
+        signal.signal(signal.SIGHUP, before_hup)
 
 
 @pytest.mark.parametrize("named", [True, False])

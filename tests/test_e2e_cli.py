@@ -131,14 +131,18 @@ def flipped(pex: Path, member: str, dest: Path) -> Path:
 def rewritten(
     pex: Path, dest: Path, replace: dict[str, bytes | None], add: dict[str, bytes] | None = None
 ) -> Path:
-    """A copy of `pex` rewritten by zipfile (valid CRCs): members replaced, removed (None) or added."""
-    with zipfile.ZipFile(pex) as source, zipfile.ZipFile(dest, "w") as target:
+    """A copy of `pex` rewritten by zipfile (valid CRCs): members replaced, removed (None) or added;
+    the first line kept before the zip, whose offsets count from its own start, as the build writes."""
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(pex) as source, zipfile.ZipFile(zipped, "w") as target:
         for info in source.infolist():
             data = replace.get(info.filename, source.read(info))
             if data is not None:
                 target.writestr(info, data)
         for name, data in (add or {}).items():
             target.writestr(name, data)
+    with open(pex, "rb") as stream:
+        dest.write_bytes(stream.readline() + zipped.getvalue())
     return dest
 
 

@@ -7,13 +7,24 @@ index that needs basic auth. The builds take the paths that used to put the inde
 credentials, on a command line: pip run natively by another Python's interpreter (a subprocess), pip's
 own build-isolation subprocess (`pip install ... -i <index>` for an sdist's build requirements), and
 `uv pip compile`.
+
+The netrc file that carries the credentials is an anonymous memory file of the build process where
+the platform has one (Linux): builds ended by SIGTERM or SIGKILL, mid-resolution against an index
+that never answers, leave no trace of the password on disk. A password with whitespace is read as
+pip reads it, and no message shows a piece of it.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import http.server
 import io
+import json
 import os
+import re
+import signal
+import subprocess
 import sys
 import tarfile
 import threading
@@ -31,12 +42,16 @@ USER = "deployer"
 PASSWORD = "Kq7Zv@wX3rJ/pL9sT"
 WRONG_PASSWORD = "Wr0ngZ@yQ8dF/hN4cV"
 OWN_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"  # hatch's build environment runs this Python
+# Whitespace in the password: pip reads the user-info up to the last '@' of the network location.
+SPACED_PASSWORD = "Tg4Kq Yh6Zr Uj8Wm"
+# On Linux the netrc is a memory file of the build process, opened as /proc/<pid>/fd/<n>.
+MEMFD = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
 
 
 def secret_forms(password: str) -> list[str]:
     """Every form in which a password, or a part of it, could show: raw, percent-encoded, and each
-    piece between its '@' and '/'."""
-    pieces = password.replace("@", "/").split("/")
+    piece between its '@', '/' and whitespace."""
+    pieces = [piece for piece in re.split(r"[@/\s]", password) if piece]
     return sorted({password, quote(password, safe=""), quote(password, safe="@"), *pieces})
 
 
@@ -84,8 +99,9 @@ def secret_index(
 
 class ProcessWatch(threading.Thread):
     """Reads /proc/*/cmdline of every process, pass after pass, until stopped; keeps the command
-    lines holding a secret (`leaks`) or the index's address (`seen`), and the modes of the netrc
-    files hatch-pex writes under `scratch` (the build's TMPDIR)."""
+    lines holding a secret (`leaks`) or the index's address (`seen`), the modes of the netrc files
+    hatch-pex writes under `scratch` (the build's TMPDIR: none where there are memory files), and what
+    the NETRC of the processes naming the index is (`netrcs`: ("memory" or "file", mode))."""
 
     def __init__(self, secrets: list[str], address: str, scratch: Path) -> None:
         super().__init__(daemon=True)
@@ -95,6 +111,7 @@ class ProcessWatch(threading.Thread):
         self.leaks: set[str] = set()
         self.seen: set[str] = set()
         self.netrc_modes: set[tuple[int, int]] = set()
+        self.netrcs: set[tuple[str, int]] = set()
         self.passes = 0
         self.longest_pass = 0.0
         self._stop_event = threading.Event()
@@ -114,6 +131,8 @@ class ProcessWatch(threading.Thread):
                     self.leaks.add(command.replace(b"\0", b" ").decode(errors="replace"))
                 if self.address in command:
                     self.seen.add(command.replace(b"\0", b" ").decode(errors="replace"))
+                    with contextlib.suppress(OSError):  # gone already
+                        self.netrcs.update(netrc_of(entry.name))
             for directory in self.scratch.glob("hatch-pex-netrc-*"):
                 with contextlib.suppress(OSError):  # the build is removing it
                     modes = (directory.stat().st_mode & 0o777, (directory / "netrc").stat().st_mode & 0o777)
@@ -127,14 +146,30 @@ class ProcessWatch(threading.Thread):
         self.join(timeout=30)
 
 
+def netrc_of(pid: str) -> set[tuple[str, int]]:
+    """("memory" or "file", mode) of the netrc NETRC names in the environment of process `pid`."""
+    with open(f"/proc/{pid}/environ", "rb") as stream:
+        variables = dict(item.partition(b"=")[::2] for item in stream.read().split(b"\0") if item)
+    path = variables.get(b"NETRC", b"").decode()
+    if not path:
+        return set()
+    memory = re.fullmatch(r"/proc/\d+/fd/\d+", path) is not None and os.readlink(path).startswith("/memfd:")
+    return {("memory" if memory else "file", os.stat(path).st_mode & 0o777)}
+
+
 def watched_build(
-    project: Path, env: dict[str, str], index: helpers.TestIndex, *args: str, target: str | None = "pex"
+    project: Path,
+    env: dict[str, str],
+    index: helpers.TestIndex,
+    *args: str,
+    target: str | None = "pex",
+    password: str = PASSWORD,
 ) -> ProcessWatch:
     """`hatch build` (TMPDIR private to the test) while a ProcessWatch runs; no command line may
-    hold any form of PASSWORD, and the netrc files must be gone afterwards."""
+    hold any form of `password`, and nothing holding it may be left afterwards."""
     scratch = project.parent / "tmp"
     scratch.mkdir(exist_ok=True)
-    watch = ProcessWatch(secret_forms(PASSWORD), f"127.0.0.1:{index.port}", scratch)
+    watch = ProcessWatch(secret_forms(password), f"127.0.0.1:{index.port}", scratch)
     watch.start()
     try:
         result = helpers.hatch_build(project, *args, env={**env, "TMPDIR": str(scratch)}, target=target)
@@ -143,11 +178,28 @@ def watched_build(
     output = result.stdout + result.stderr
     assert not watch.leaks, "\n".join(sorted(watch.leaks))
     assert watch.passes > 100, watch.passes
-    for secret in secret_forms(PASSWORD):
+    for secret in secret_forms(password):
         assert secret not in output
-    assert watch.netrc_modes == {(0o700, 0o600)}, watch.netrc_modes  # written, private
+    if MEMFD:  # never on disk: pip's and uv's processes were given the build's memory file
+        assert watch.netrc_modes == set(), watch.netrc_modes
+        assert watch.netrcs == {("memory", 0o600)}, watch.netrcs
+    else:
+        assert watch.netrc_modes == {(0o700, 0o600)}, watch.netrc_modes  # written, private
     assert not list(scratch.glob("hatch-pex-netrc-*"))  # removed when the build ended
+    assert holding(password, [scratch, project / "dist"]) == []
     return watch
+
+
+def holding(password: str, directories: list[Path]) -> list[str]:
+    """The files under `directories` that hold any form of `password`."""
+    secrets = [s.encode() for s in secret_forms(password)]
+    found = []
+    for directory in directories:
+        for path in directory.rglob("*") if directory.is_dir() else []:
+            with contextlib.suppress(OSError):  # a socket, a link to nowhere, ...
+                if path.is_file() and any(secret in path.read_bytes() for secret in secrets):
+                    found.append(str(path))
+    return found
 
 
 def other_version(interpreters: dict[str, Path]) -> str:
@@ -207,6 +259,13 @@ def test_pip_resolver_keeps_credentials_off_every_command_line(
     assert build_isolation_seen(watch), watch.seen
     assert all(f"{USER}:" not in c and f"{USER}%" not in c for c in watch.seen)
     [pex] = helpers.built_artifacts(project)
+    # The SBOM names the index each distribution came from, without its credentials.
+    sbom = pex.with_name(f"{pex.name}.cdx.json").read_text()
+    purls = {c["name"]: c["purl"] for c in json.loads(sbom)["components"]}
+    assert purls["hp-cred-build"] == (
+        f"pkg:pypi/hp-cred-build@1.0?repository_url=http://127.0.0.1:{secret_index.port}/simple"
+    )
+    assert USER not in sbom and not [secret for secret in secret_forms(PASSWORD) if secret in sbom]
     assert pex_info(pex)["python_versions"] == sorted(
         [OWN_VERSION, other], key=lambda v: int(v.split(".")[1])
     )
@@ -273,3 +332,189 @@ def test_wrong_password_with_at_and_slash_leaves_no_fragment_in_the_output(
     else:
         assert "(from versions: none)" in output, output
     assert not (project / "dist").exists() or list((project / "dist").iterdir()) == []
+
+
+# -- a build ended by a signal ----------------------------------------------------------------------
+
+
+class StalledIndex(http.server.ThreadingHTTPServer):
+    """A loopback index that needs basic auth and never answers an authenticated request (it holds
+    each one until `release`): a build asking it is stuck mid-resolution, its credentials in use.
+    `authorized` is set when a request with the right login arrives."""
+
+    daemon_threads = True
+
+    def __init__(self, user: str, password: str) -> None:
+        super().__init__(("127.0.0.1", 0), _StalledHandler)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.expected = f"Basic {token}"
+        self.authorized = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+class _StalledHandler(http.server.BaseHTTPRequestHandler):
+    server: StalledIndex
+
+    def do_GET(self) -> None:  # the name http.server calls
+        if self.headers.get("Authorization") != self.server.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="stalled"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.server.authorized.set()
+        self.server.release.wait(timeout=600)
+        self.send_error(503)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+
+@pytest.fixture
+def stalled_index() -> Iterator[StalledIndex]:
+    server = StalledIndex(USER, PASSWORD)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=30)
+
+
+def group_members(group: int) -> list[str]:
+    """The command lines of the processes still in process group `group` (zombies included)."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8", errors="replace") as stream:
+                fields = stream.read().rpartition(")")[2].split()
+            if int(fields[2]) == group:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
+                    members.append(stream.read().replace(b"\0", b" ").decode(errors="replace"))
+    return members
+
+
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_build_ended_by_a_signal_leaves_no_credential_behind(
+    tmp_path: Path, env: dict[str, str], stalled_index: StalledIndex, ending: signal.Signals
+) -> None:
+    """`hatch build` in a process group of its own (as CI runs a job), stuck mid-resolution against
+    an index that holds every authenticated request, is ended by `ending` sent to the whole group:
+    afterwards no process of the group is left (no stray pip server), and no file under the build's
+    TMPDIR, the dist directory or its home holds any form of the password."""
+    project = helpers.copy_fixture_app("no-scripts-app", tmp_path)
+    url = f"http://{USER}:{quote(PASSWORD, safe='@')}@127.0.0.1:{stalled_index.port}/simple/"
+    configure(project, f'index-url = "{url}"\nrequirements = ["hp-cred-build"]')
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    log = tmp_path / "build.log"
+    with open(log, "wb") as output:
+        build = subprocess.Popen(
+            [*helpers.hatch_command(), "build", "-t", "pex"],
+            cwd=project, env={**env, "TMPDIR": str(scratch)}, stdin=subprocess.DEVNULL,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    group = build.pid  # the session's leader leads its process group too
+    try:
+        # hatch sets up its build environment first (from the session index), then the resolution
+        # asks the stalled index, with the credentials.
+        assert stalled_index.authorized.wait(timeout=helpers.BUILD_TIMEOUT), log.read_text()
+        netrcs: set[tuple[str, int]] = set()
+        for member in (e.name for e in os.scandir("/proc") if e.name.isdigit()):
+            with contextlib.suppress(OSError, ValueError):
+                if os.getpgid(int(member)) == group:
+                    netrcs |= netrc_of(member)
+        os.killpg(group, ending)
+        status = build.wait(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        build.wait(timeout=60)
+    assert status == -ending, log.read_text()
+    deadline = time.monotonic() + 30
+    while group_members(group) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert group_members(group) == []
+    output = log.read_text()
+    assert not [secret for secret in secret_forms(PASSWORD) if secret in output]
+    assert holding(PASSWORD, [scratch, project / "dist", tmp_path / ".home"]) == []
+    assert not list(scratch.glob("hatch-pex-netrc-*"))
+    if MEMFD:  # the credentials in use were in memory only
+        assert netrcs == {("memory", 0o600)}, netrcs
+
+
+# -- whitespace in a password -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spaced_index(
+    tmp_path_factory: pytest.TempPathFactory, test_index: helpers.TestIndex
+) -> Iterator[helpers.TestIndex]:
+    """A pypiserver needing basic auth whose password holds spaces (SPACED_PASSWORD)."""
+    base = tmp_path_factory.mktemp("spaced-index")
+    own = base / "own"
+    own.mkdir()
+    make_sdist(own)
+    with helpers.second_index(own, test_index, base, (USER, SPACED_PASSWORD)) as index:
+        yield index
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="netrc readers before 3.11 know no quoted values")
+@pytest.mark.parametrize("written", ["as-is", "percent-encoded"])
+def test_password_with_spaces_works_and_never_shows(
+    tmp_path: Path, env: dict[str, str], spaced_index: helpers.TestIndex, written: str
+) -> None:
+    """What a user writes in pyproject.toml: the password as it is (pip takes the user-info up to the
+    last '@' of the network location, spaces included) or percent-encoded (`%20`, unquoted by pip).
+    Either way pip, its build-isolation subprocess and the SBOM get it right and show none of it."""
+    password = SPACED_PASSWORD if written == "as-is" else quote(SPACED_PASSWORD, safe="")
+    project = helpers.copy_fixture_app("no-scripts-app", tmp_path)
+    configure(
+        project,
+        f'index-url = "{spaced_index.url_with(USER, password)}"\nrequirements = ["hp-cred-build"]\n'
+        f'python-versions = ["{OWN_VERSION}"]',
+    )
+    watch = watched_build(project, env, spaced_index, password=SPACED_PASSWORD)
+    assert build_isolation_seen(watch), watch.seen
+    [pex] = helpers.built_artifacts(project)
+    sbom = pex.with_name(f"{pex.name}.cdx.json").read_text()
+    assert f"repository_url=http://127.0.0.1:{spaced_index.port}/simple" in sbom
+    assert not [secret for secret in secret_forms(SPACED_PASSWORD) if secret in sbom]
+
+
+@pytest.mark.parametrize("case", ["two-logins", "slash-and-space"])
+def test_a_message_quoting_a_password_with_whitespace_shows_none_of_it(
+    tmp_path: Path, env: dict[str, str], case: str
+) -> None:
+    """Messages that quote the configured URLs as written, whitespace and all (a space, a tab, a
+    newline in the password): the build fails before any pip runs, and no piece of either password
+    is in its output."""
+    project = helpers.copy_fixture_app("no-scripts-app", tmp_path)
+    first, second = "Xc3Vb Nm5Qw", "Er7Ty\tUi9Op\nAs2Df"
+    if case == "two-logins":  # one login per host: the message names both URLs
+        escaped = json.dumps(second)[1:-1]  # a TOML string holds the tab and the newline as escapes
+        table = (
+            f'index-url = "http://{USER}:{first}@127.0.0.1:9/simple/"\n'
+            f'extra-index-urls = ["http://{USER}:{escaped}@127.0.0.1:9/extra/"]'
+        )
+        expected = "one login per host"
+    else:  # an unencoded '/' pip cannot read: the message says how to write it
+        second = "Er7Ty Ui9Op"
+        table = f'index-url = "http://{USER}:{first}/{second}@127.0.0.1:9/simple/"'
+        expected = "percent-encode"
+    configure(project, table)
+    result = helpers.hatch_build(project, env=env, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and expected in output, output
+    assert "127.0.0.1:9" in output, output
+    for secret in [*secret_forms(first), *secret_forms(second)]:
+        assert secret not in output, (secret, output)

@@ -3,7 +3,7 @@
 A multi-version app (click 8.1 for Python 3.9, the newest elsewhere; hp-native, one wheel per version,
 through an extra) gives several wheels of one project. The document is checked with
 cyclonedx-python-lib's own JSON schema validator for CycloneDX 1.6, then against the wheels PEX-INFO
-lists.
+lists. Every distribution here comes from the loopback index, not from PyPI: the purls say so.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_identical_across_builds_in_different_directories(builds: list[Path]) ->
     assert str(first.parent.parent).encode() not in member(first)
 
 
-def test_one_component_per_wheel(builds: list[Path], bom: dict[str, Any]) -> None:
+def test_one_component_per_wheel(builds: list[Path], bom: dict[str, Any], index_url: str) -> None:
     info = pex_info(builds[0])
     distributions = info["distributions"]
     assert isinstance(distributions, dict)
@@ -112,10 +112,29 @@ def test_one_component_per_wheel(builds: list[Path], bom: dict[str, Any]) -> Non
         assert component["hashes"] == [{"alg": "SHA-256", "content": sha256}]
         with zipfile.ZipFile(builds[0]) as archive:
             assert hashlib.sha256(archive.read(f".deps/{filename}")).hexdigest() == sha256
-        qualifier = f"?file_name={filename}" if name in several else ""
-        assert component["purl"] == f"pkg:pypi/{name}@{version}{qualifier}"
+        qualifiers = [f"file_name={filename}"] if name in several else []
+        if filename != PROJECT_WHEEL:  # the project's own wheel was built here: no index
+            qualifiers.append(f"repository_url={index_url.rstrip('/')}")
+        assert component["purl"] == f"pkg:pypi/{name}@{version}" + "?" * bool(qualifiers) + "&".join(
+            qualifiers
+        )
         served = sorted(p["value"] for p in component.get("properties", []))
         assert served == sorted(platform for platform, names in sets.items() if filename in names)
+
+
+def test_purls_name_the_index_the_distributions_came_from(bom: dict[str, Any], index_url: str) -> None:
+    """Not `pkg:pypi/<name>@<version>` alone, which names the public project of that name on PyPI:
+    each distribution from the loopback index carries `repository_url`, the index's URL (purl-spec,
+    PyPI type); the project's own wheel, built from the local project, carries none."""
+    from packageurl import PackageURL
+
+    repositories = {
+        c["bom-ref"]: PackageURL.from_string(c["purl"]).qualifiers.get("repository_url")  # type: ignore[union-attr]
+        for c in bom["components"]
+    }
+    assert repositories.pop(PROJECT_WHEEL) is None
+    assert set(repositories.values()) == {index_url.rstrip("/")}, repositories
+    assert PackageURL.from_string(bom["metadata"]["component"]["purl"]).qualifiers == {}
 
 
 def test_licences_from_the_wheels_metadata(bom: dict[str, Any]) -> None:

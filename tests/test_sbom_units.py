@@ -3,6 +3,7 @@ several platforms, and a document that validates and comes out the same for the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -128,6 +129,89 @@ def test_purl() -> None:
         str(purl("click", "8.1.8", "click-8.1.8-py3-none-any.whl"))
         == "pkg:pypi/click@8.1.8?file_name=click-8.1.8-py3-none-any.whl"
     )
+
+
+INDEXES = [
+    "https://user:s3cret@pkgs.example.com/team/simple/",
+    "https://pkgs.example.com/other/simple",
+    "http://127.0.0.1:8080/simple/",
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "qualifiers"),
+    [
+        # PyPI's files: the public project, the plain purl.
+        ("https://files.pythonhosted.org/packages/ab/cd/click-8.1.8-py3-none-any.whl#sha256=0", {}),
+        # An index's file: that index (on the file's host, the longest shared path), no credentials.
+        (
+            "https://pkgs.example.com/team/packages/lib-1.0-py3-none-any.whl#sha256=0",
+            {"repository_url": "https://pkgs.example.com/team/simple"},
+        ),
+        (
+            "https://user:s3cret@pkgs.example.com/other/files/lib-1.0-py3-none-any.whl",
+            {"repository_url": "https://pkgs.example.com/other/simple"},
+        ),
+        (
+            "http://127.0.0.1:8080/packages/hp_pure-1.0-py3-none-any.whl",
+            {"repository_url": "http://127.0.0.1:8080/simple"},
+        ),
+        # Elsewhere on the network (a find-links page, a direct URL): the file, without secrets.
+        (
+            "https://u:p4ss@cdn.example.net/wheels/lib-1.0-py3-none-any.whl?token=s1gned#sha256=0",
+            {"download_url": "https://cdn.example.net/wheels/lib-1.0-py3-none-any.whl"},
+        ),
+        (
+            "http://127.0.0.1:9090/lib-1.0-py3-none-any.whl",
+            {"download_url": "http://127.0.0.1:9090/lib-1.0-py3-none-any.whl"},
+        ),
+        # Local files (the project's own wheel, a find-links directory, a path): nothing.
+        ("file:///home/me/project/dist/my_app-1.0-py3-none-any.whl", {}),
+        ("/srv/wheels/lib-1.0-py3-none-any.whl", {}),
+        ("", {}),
+    ],
+)
+def test_source_qualifiers(url: str, qualifiers: dict[str, str]) -> None:
+    from hatch_pex.sbom import source_qualifiers
+
+    assert source_qualifiers(url, INDEXES) == qualifiers
+
+
+def test_purl_names_the_index_it_came_from() -> None:
+    from hatch_pex.sbom import source_qualifiers
+
+    source = source_qualifiers("http://127.0.0.1:8080/packages/hp_pure-1.0-py3-none-any.whl", INDEXES)
+    assert str(purl("hp_pure", "1.0", None, source)) == (
+        "pkg:pypi/hp-pure@1.0?repository_url=http://127.0.0.1:8080/simple"
+    )
+    assert str(purl("hp_pure", "1.0", "hp_pure-1.0-py3-none-any.whl", source)) == (
+        "pkg:pypi/hp-pure@1.0?file_name=hp_pure-1.0-py3-none-any.whl&repository_url=http://127.0.0.1:8080/simple"
+    )
+
+
+def test_document_purls_carry_the_index_without_credentials(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "lib")
+    private = dataclasses.replace(wheel, url="https://user:s3cret@pkgs.example.com/team/packages/lib.whl")
+    pypi = make_wheel(tmp_path, "click")
+    public = dataclasses.replace(
+        pypi, url="https://files.pythonhosted.org/packages/click-1.0-py3-none-any.whl"
+    )
+    closure = Closure([public, private], {PY312.text: [public.filename, private.filename]})
+    text = sbom_document(
+        Project(name="my-app", version="1.0", roots=["lib", "click"]),
+        closure,
+        [PY312],
+        timestamp=1580601600.0,
+        tool_version="9.9",
+        indexes=INDEXES,
+    ).decode()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    purls = {c["bom-ref"]: c["purl"] for c in json.loads(text)["components"]}
+    assert purls == {
+        "click-1.0-py3-none-any.whl": "pkg:pypi/click@1.0",
+        "lib-1.0-py3-none-any.whl": "pkg:pypi/lib@1.0?repository_url=https://pkgs.example.com/team/simple",
+    }
+    assert "s3cret" not in text and "user" not in text
 
 
 # -- the graph -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 RECORD_FORMAT = 4  # 2: sites/; 3: mtimes, use locks; 4: inject_args
@@ -56,15 +57,71 @@ def configured_root() -> str:
 
 
 def cache_roots() -> "list[str]":
-    """Where records may be found: the configured root, then the private per-user fallback used when
-    that cannot be written or is not trusted (only if it is a directory of ours, mode 0700). Whether
-    the configured root may be trusted is checked before anything read from it is used."""
-    fallback = fallback_root()
-    return [configured_root()] + ([fallback] if is_private_dir(fallback) else [])
+    """Where records may be found, each checked before anything in it is read, and resolved (no
+    symlink left): the configured root, then the private per-user fallback used when that cannot be
+    written or is not trusted (only if it is a directory of ours, mode 0700). A refused root is left
+    out; CHECKED keeps why."""
+    return list(checked_roots())
+
+
+def checked_roots() -> "Iterator[str]":
+    """cache_roots, one at a time: the fallback is checked only when it is asked for (a warm start
+    that finds its record in the configured root never looks at it). Each root is checked once per
+    process: the path it resolves to is made of directories nobody else can change (a root not made
+    yet is checked again by whoever makes it)."""
+    for path in (configured_root(), fallback_root()):
+        if path not in CHECKED:
+            CHECKED[path] = (path, None) if plainly_trusted(path) else _full_check(path)
+        resolved = CHECKED[path][0]
+        if resolved is not None and (path != fallback_root() or is_private_dir(resolved)):
+            yield resolved
+
+
+CHECKED: "dict[str, tuple[str | None, str | None]]" = {}  # root as configured -> (resolved, why not)
+SUBDIRECTORIES = ("installs", "tmp", "pexes", "sites", "code", "interpreters")  # checked with the root
+
+
+def plainly_trusted(root: str) -> bool:
+    """The usual cases of the cache-root rule, decided here with one lstat per directory: every
+    directory from `/` down to `root` is a real directory owned by this user or root that nobody else
+    can write, or is sticky (as /tmp: only the owner of the next one, this user or root, can rename
+    it), and the root and each of its SUBDIRECTORIES that exists is one nobody else can write.
+    Anything else (a symlink, a group-writable directory, a part not made yet) goes to
+    rootpath.trusted_root, the whole rule, compiled only then: zipimport compiles this file on every
+    start."""
+    uid, parts = os.getuid(), root.split("/")
+    if root != os.path.normpath(root) or parts[0]:
+        return False
+    above = ["/".join(parts[:end]) or "/" for end in range(1, len(parts))]
+    try:
+        for path in above:
+            st = os.lstat(path)
+            if st.st_uid not in (uid, 0) or st.st_mode & 0o170000 != 0o040000:
+                return False
+            if st.st_mode & 0o022 and not st.st_mode & 0o1000:
+                return False
+        for path in [root] + [f"{root}/{sub}" for sub in SUBDIRECTORIES]:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                if path == root:
+                    return False
+                continue
+            if st.st_uid not in (uid, 0) or st.st_mode & 0o170022 != 0o040000:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _full_check(root: str) -> "tuple[str | None, str | None]":
+    from .rootpath import trusted_root
+
+    return trusted_root(root, SUBDIRECTORIES)
 
 
 def fallback_root() -> str:
-    return os.path.join(os.environ.get("TMPDIR") or "/tmp", f"hatch-pex-{os.getuid()}")
+    return os.path.abspath(os.path.join(os.environ.get("TMPDIR") or "/tmp", f"hatch-pex-{os.getuid()}"))
 
 
 def is_private_dir(path: str) -> bool:
@@ -111,11 +168,13 @@ def record_path(root: str, raw: bytes, pex_hash: str) -> str:
 
 
 def warm_record(raw: bytes, roots: "list[str] | None" = None) -> "dict[str, Any] | None":
-    """The record a previous start of this pex left for this interpreter, if it still matches. Its
-    file must be ours (checked on the open descriptor, kept open in "fd" for launch.py)."""
+    """The record a previous start of this pex left for this interpreter, if it still matches, from the
+    first of the `roots` (checked and resolved: cache_roots) that has one. Its file must be ours
+    (checked on the open descriptor, kept open in "fd" for launch.py) and name the root it is in: the
+    paths it holds were made under that one."""
     pex_hash = pex_hash_of(raw)
     identity = interpreter_identity()
-    for root in (cache_roots() if roots is None else roots) if pex_hash else []:
+    for root in (checked_roots() if roots is None else roots) if pex_hash else []:
         path = record_path(root, raw, pex_hash)  # type: ignore[arg-type]
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -126,7 +185,8 @@ def warm_record(raw: bytes, roots: "list[str] | None" = None) -> "dict[str, Any]
             if not owned(st):
                 continue
             record = marshal.loads(os.read(fd, st.st_size + 1))  # one read: load(file) is 10x slower
-            if (record["format"], record["pexinfo"], record["identity"]) == (RECORD_FORMAT, raw, identity):
+            found = (record["format"], record["pexinfo"], record["identity"], record["root"])
+            if found == (RECORD_FORMAT, raw, identity, root):
                 record["code"] = marshal.loads(record["code"])
                 record["path"], record["mtime"], record["fd"] = path, st.st_mtime, fd
                 fd = -1  # launch.py closes it

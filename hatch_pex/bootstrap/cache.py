@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import time
 
-from . import configured_root, fallback_root, is_private_dir, owned
+from . import SUBDIRECTORIES, configured_root, fallback_root, is_private_dir, owned
 from .log import BootError, log, since
-from .trust import NOFOLLOW, create, make_dirs, read_owned, restrict, root_problem
+from .trust import NOFOLLOW, create, make_dirs, read_owned, restrict, trusted_path, trusted_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 MANIFEST = ".hatch-pex-manifest"
 MANIFEST_HEADER = "hatch-pex-manifest 2"
-SUBDIRECTORIES = ("installs", "tmp", "pexes", "sites", "code", "interpreters")
 STALE_TMP_SECONDS = 3600
 
 
@@ -237,35 +236,43 @@ def write_manifest(entry: str, files: Sequence[tuple[str, int, int]]) -> None:
 
 
 def writable_root() -> str:
-    """PEX_ROOT when it can be written and nobody else can write it (trust.root_problem), else the
-    private per-user temp fallback (made 0700)."""
+    """PEX_ROOT, resolved (trusted_root), when it can be written and nobody else can write it, else the
+    private per-user temp fallback (made 0700). Every path the start uses in it is built on the path
+    returned: no symlink is followed again."""
     primary = configured_root()
-    _restrict(primary)
-    reason = root_problem(primary, SUBDIRECTORIES)  # before anything is written there
-    if reason is None:
+    resolved, reason, _ = trusted_path(primary)
+    if resolved is not None:
+        _restrict(resolved)
+        resolved, reason = trusted_root(resolved, SUBDIRECTORIES)  # before anything is written there
+    if resolved is not None:
         try:
-            _prepare(primary)
-            reason = root_problem(primary, SUBDIRECTORIES)  # what was made, or found made meanwhile
+            _prepare(resolved)
+            resolved, reason = trusted_root(resolved, SUBDIRECTORIES)  # what was made, or made meanwhile
         except OSError as exc:
-            reason = f"it cannot be written ({exc.strerror or exc})"
-    if reason is None:
-        return primary
+            resolved, reason = None, f"it cannot be written ({exc.strerror or exc})"
+    if resolved is not None:
+        return resolved
     fallback = fallback_root()
     try:
-        os.makedirs(fallback, mode=0o700, exist_ok=True)
-        if not is_private_dir(fallback):
+        private, problem, _ = trusted_path(fallback)
+        if private is None:
+            raise BootError(
+                f"cache {primary} is not used ({reason}) and the fallback is not either: {problem}"
+            )
+        os.makedirs(private, mode=0o700, exist_ok=True)
+        if not is_private_dir(private):
             raise BootError(
                 f"cache {primary} is not used ({reason}) and the fallback {fallback} is not a "
                 "directory owned by this user with mode 0700; set PEX_ROOT to a directory of yours"
             )
-        _prepare(fallback)
+        _prepare(private)
     except OSError as exc:
         raise BootError(
             f"no usable cache: {primary} ({reason}), {fallback} ({exc.strerror or exc}); "
             "set PEX_ROOT to a directory of yours"
         ) from None
-    log(f"cache {primary} is not used: {reason}; using {fallback}")
-    return fallback
+    log(f"cache {primary} is not used: {reason}; using {private}")
+    return private
 
 
 def _prepare(root: str) -> None:
@@ -277,9 +284,9 @@ def _prepare(root: str) -> None:
 
 
 def _restrict(root: str) -> None:
-    """The root and its directories, where they are ours but group or others could write them."""
-    real = os.path.realpath(root)
-    for path in (real, *(os.path.join(real, sub) for sub in SUBDIRECTORIES)):
+    """The root (resolved) and its directories, where they are ours but group or others could write
+    them."""
+    for path in (root, *(os.path.join(root, sub) for sub in SUBDIRECTORIES)):
         restrict(path)
 
 

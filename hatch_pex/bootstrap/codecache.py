@@ -25,8 +25,8 @@ SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file 
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
     "bytecode", "cache", "codecache", "entry", "extract", "interpreter", "isolation", "launch", "locks",
-    "log", "pexinfo", "record", "report", "resolve", "specifiers", "tags", "tools", "trust", "venvtool",
-    "wheels",
+    "log", "pexinfo", "printable", "record", "report", "resolve", "rootpath", "specifiers", "tags", "tools",
+    "trust", "venvtool", "wheels", "zipcheck",
 )  # fmt: skip
 
 
@@ -97,7 +97,8 @@ class CodeFinder:
 
 def install(roots: list[str]) -> None:
     """Serves the runtime from the code cache of the first root that has it (nothing when none has).
-    The file must be ours (as trust.open_owned checks, written out here: this runs before the runtime's
+    The roots are checked and resolved already (cache_roots: nothing is read from a refused one). The
+    file must be ours (as trust.open_owned checks, written out here: this runs before the runtime's
     other modules are available) and name the sources it was compiled from."""
     texts = sources()
     digest = sources_digest(texts)

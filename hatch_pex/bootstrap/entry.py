@@ -15,6 +15,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+# Set by launch.reexec when this interpreter ran with -P or PYTHONSAFEPATH (3.11+): the interpreter a
+# pex moves to may be a 3.9 or 3.10, which knows neither, so the rule travels in the environment. Taken
+# out of it here, once, so that the application's own children do not inherit it.
+SAFE_PATH_MARKER = "_HATCH_PEX_SAFE_PATH"
+_SAFE_PATH_INHERITED = os.environ.pop(SAFE_PATH_MARKER, None) == "1"
+
+
+def safe_path() -> bool:
+    """Whether the interpreter mode leaves the working directory (or the script's) off sys.path, as
+    the interpreter itself does under -I (isolated, every version) and -P / PYTHONSAFEPATH (3.11+)."""
+    flags = sys.flags
+    return bool(flags.isolated or getattr(flags, "safe_path", False) or _SAFE_PATH_INHERITED)
+
 
 def choose(entry_point: str | None, entries: Sequence[str]) -> tuple[str, str]:
     """(kind, value): ("call", "mod:func"), ("module", "mod"), ("path", file) or ("interpreter", "")."""
@@ -197,34 +210,41 @@ def _exec_source(source: str | bytes, filename: str, is_file: bool = False) -> N
 
 
 def interpreter(args: Sequence[str], project: str = "") -> None:
-    """Like `python [-c CODE | -m MODULE | - | script] [args]`, with the pex's distributions importable."""
+    """Like `python [-c CODE | -m MODULE | - | script] [args]`, with the pex's distributions importable.
+    sys.path[0] is what the interpreter would put there (the working directory for -c, -m, stdin and
+    the REPL, the script's directory for a script), or nothing under -I or -P (safe_path)."""
 
     if args and args[0].startswith("-c"):
         code, rest = (args[1], args[2:]) if args[0] == "-c" else (args[0][2:], args[1:])
         sys.argv = ["-c", *rest]
-        sys.path.insert(0, "")
+        _prepend_path("")
         _exec_source(code, "<string>")
     elif args and args[0].startswith("-m"):
         module, rest = (args[1], args[2:]) if args[0] == "-m" else (args[0][2:], args[1:])
         sys.argv = [module, *rest]  # replaced by the module's file, as python -m does
-        sys.path.insert(0, os.getcwd())
+        _prepend_path(os.getcwd())
         run_module(module, alter_argv=True)
     elif args and args[0] != "-":
-        sys.path.insert(0, os.path.dirname(os.path.realpath(args[0])))
+        _prepend_path(os.path.dirname(os.path.realpath(args[0])))
         _run_path(args[0], args[1:])
     elif args or not sys.stdin.isatty():
         sys.argv = ["-", *args[1:]] if args else [""]
-        sys.path.insert(0, "")
+        _prepend_path("")
         _exec_source(sys.stdin.read(), "<stdin>")
     else:
         _repl(project)
+
+
+def _prepend_path(entry: str) -> None:
+    if not safe_path():
+        sys.path.insert(0, entry)
 
 
 def _repl(project: str) -> None:
     import code
 
     sys.argv = [""]
-    sys.path.insert(0, "")
+    _prepend_path("")
     namespace = _fresh_main()
     try:
         import readline

@@ -11,11 +11,10 @@ import os
 import sys
 import time
 
-from . import bytecode, cache_roots, entry, isolation, warm_record
+from . import CHECKED, bytecode, entry, isolation
 from .cache import verify, verify_site
 from .locks import hold_shared, keep, lock_path, release, still_linked
 from .log import EXIT_START_FAILURE, VERBOSITY, BootError, env_flag, log, since
-from .trust import root_problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,7 +34,10 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
             from .tools import main
 
             sys.exit(main(pex, raw, sys.argv[1:], reexec_from))
-        record = _trusted(raw, record)
+        if record is not None:  # boot() read nothing from a refused root; on a cold start
+            for refused, (_, why) in CHECKED.items():  # cache.writable_root says why itself
+                if why:
+                    log(f"cache {refused} is not used: {why}; using {record['root']}")
         if record is not None and "reexec" in record:  # this interpreter does not fit; one that did:
             release(record.pop("fd"))  # type: ignore[arg-type]
             if not reexec_from and record["reexec_check"] == reexec_check(str(record["reexec"])):
@@ -106,27 +108,14 @@ def reexec(target: str) -> NoReturn:
     loop guard)."""
     log(f"re-executing under {target}")
     os.environ[REEXEC_MARKER] = target
+    if entry.safe_path() and not sys.flags.isolated:  # -I travels as an option, -P as a marker
+        os.environ[entry.SAFE_PATH_MARKER] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execv(target, [target, *interpreter_options(), sys.argv[0], *sys.argv[1:]])
     except OSError as exc:
         raise BootError(f"cannot execute {target}: {exc}") from None
-
-
-def _trusted(raw: bytes, record: dict[str, object] | None) -> dict[str, object] | None:
-    """The record, if nobody else could have changed its root (trust.root_problem); else the record
-    of the next root, the per-user fallback, if that one is trusted."""
-    while record is not None:
-        root = str(record["root"])
-        problem = root_problem(root, ("installs", "sites", "pexes"))
-        if problem is None:
-            return record
-        release(record.pop("fd"))  # type: ignore[arg-type]
-        log(f"cache {root} is not used: {problem}")
-        roots = cache_roots()
-        record = warm_record(raw, roots[roots.index(root) + 1 :] if root in roots else [])
-    return None
 
 
 def _in_use(record: dict[str, object]) -> str | None:

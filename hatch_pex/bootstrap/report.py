@@ -3,7 +3,10 @@
 inspect|verify|info` (one code path for both; docs/cli.md).
 
 Reads the file with `zipfile` (the central directory every layout of ziplayout.py offers it, past 4 GiB
-too), streams every member, extracts nothing. Never imported by a start: only by the tools and the CLI.
+too), after zipcheck.py has checked that the file is laid out as the build writes it and that every
+reader (zipimport of each Python, zipfile) finds the same members in it; streams every member, reads
+PEX-INFO up to a cap, extracts nothing. Never imported by a start: only by the tools and the CLI.
+Everything printed for people passes through `printable` (a name could hold terminal escapes).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import os
 import zipfile
 import zlib
 
+from . import zipcheck
 from .extract import DEPS_DIR
 from .log import BootError
 from .pexinfo import FORMAT, PexInfo
+from .printable import printable
 from .wheels import WheelName, normalize, platform_python
 
 TYPE_CHECKING = False
@@ -28,6 +33,10 @@ if TYPE_CHECKING:
 PEX_INFO = "PEX-INFO"
 SBOM_DIRECTORY = ".sbom/"  # sbom.py's SBOM_MEMBER lies here
 CHUNK = 1 << 20
+# The most the tools read of PEX-INFO (real ones hold well under 1 MB): a small file can deflate to
+# gigabytes, so the declared size is checked before reading and the bytes counted while inflating.
+MAX_PEX_INFO = 32 << 20
+PREAMBLE_KEY = "preamble_sha256"
 # Facts compared one to one by `diff` (distributions, runtime members and size have their own parts).
 DIFF_FIELDS = (
     "project", "runs", "interpreter_constraints", "python_versions", "platforms", "inherit_path",
@@ -38,7 +47,7 @@ DIFF_FIELDS = (
 # key whose value differs is named as it is (a key a later release adds, a field edited by hand).
 EXPLAINED_PEX_INFO = frozenset(DIFF_FIELDS) | {
     "entry_point", "script", "distributions", "platform_distributions", "requires_python",
-    "member_hashes", "pex_hash",
+    "member_hashes", "pex_hash", PREAMBLE_KEY,
 }  # fmt: skip
 
 
@@ -67,12 +76,69 @@ class DamagedPexInfo(BootError):
     """A file of ours (it has PEX-INFO) whose PEX-INFO cannot be read: `verify` reports it."""
 
 
+class MemberTooLarge(BootError):
+    """A member larger than the tools read of it (PEX-INFO past MAX_PEX_INFO)."""
+
+
+def read_member(archive: zipfile.ZipFile, name: str, cap: int) -> bytes:
+    """The bytes of member `name`, at most `cap` of them: the size its directory entry declares is
+    checked before anything is read, and what inflating yields is counted, so that a header that lies
+    is caught too (zipfile stops at the declared size as well, and then reports the CRC)."""
+    member = archive.getinfo(name)
+    if member.file_size > cap:
+        raise MemberTooLarge(
+            f"{name} declares {member.file_size:,} bytes, more than the {cap:,} the tools read"
+        )
+    chunks: list[bytes] = []
+    total = 0
+    with archive.open(member) as stream:
+        while True:
+            chunk = stream.read(min(CHUNK, cap + 1 - total))
+            if not chunk:
+                return b"".join(chunks)
+            total += len(chunk)
+            if total > cap:
+                raise MemberTooLarge(f"{name} inflates past {cap:,} bytes, more than the tools read")
+            chunks.append(chunk)
+
+
 def open_pex(path: str) -> zipfile.ZipFile:
-    """The archive of a .pex this plugin wrote; a BootError that says what the file is otherwise."""
-    if not os.path.exists(path):
-        raise BootError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise BootError(f"{path} is a directory, not a .pex file")
+    """The archive of a .pex this plugin wrote, laid out as the build writes it; a BootError that says
+    what the file is otherwise, or what in its layout the build would not have written (`inspect`,
+    `info` and `diff` read nothing else)."""
+    _, problems = check_layout(path)
+    archive = _open_ours(path)  # a file that is not ours is named for what it is, whatever its layout
+    if problems:
+        archive.close()
+        raise BootError(f"{path}: refused: {problems[0]} (`verify` says more)")
+    return archive
+
+
+def check_layout(path: str) -> tuple[zipcheck.Layout | None, list[str]]:
+    """(the layout, or None, and the layout problems: readers that disagree first): every byte as the
+    build writes it, and the same members, offsets and sizes for zipfile and every zipimport. Reads the
+    directories and local headers only. Directories past zipcheck's caps are refused outright, before
+    zipfile parses them."""
+    _check_exists(path)
+    try:
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            try:
+                layout: zipcheck.Layout | None = zipcheck.check_layout(stream, size)
+                problem = None
+            except zipcheck.TooLarge as exc:
+                raise BootError(f"{path}: refused: {exc}") from None
+            except zipcheck.LayoutError as exc:
+                layout, problem = None, str(exc)
+            disagreement = zipcheck.disagreement(zipcheck.reader_views(path, stream, size))
+    except OSError as exc:
+        raise BootError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return layout, [p for p in (disagreement and f"readers disagree: {disagreement}", problem) if p]
+
+
+def _open_ours(path: str) -> zipfile.ZipFile:
+    """The archive of a file that says it is a hatch-pex file; a BootError naming what it is else."""
+    _check_exists(path)
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
@@ -87,6 +153,13 @@ def open_pex(path: str) -> zipfile.ZipFile:
     return archive
 
 
+def _check_exists(path: str) -> None:
+    if not os.path.exists(path):
+        raise BootError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise BootError(f"{path} is a directory, not a .pex file")
+
+
 def _check_written_by_us(path: str, archive: zipfile.ZipFile) -> None:
     names = archive.namelist()
     if PEX_INFO not in names:
@@ -94,7 +167,9 @@ def _check_written_by_us(path: str, archive: zipfile.ZipFile) -> None:
             raise BootError(f"{path} is a shiv zipapp (environment.json, _bootstrap/), not a hatch-pex file")
         raise BootError(f"{path} is a zip archive without PEX-INFO: not a .pex file")
     try:
-        data = json.loads(archive.read(PEX_INFO))
+        data = json.loads(read_member(archive, PEX_INFO, MAX_PEX_INFO))
+    except MemberTooLarge as exc:
+        raise DamagedPexInfo(f"{path}: refused: {exc}") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
         raise DamagedPexInfo(f"{path}: PEX-INFO is damaged ({exc}); `verify` says more") from None
     fmt = data.get("format") if isinstance(data, dict) else None
@@ -129,7 +204,7 @@ def _shebang(path: str) -> str | None:
 def inspect(path: str) -> dict[str, Any]:
     """Every fact `inspect` reports, as JSON-ready data (docs/cli.md has the shape)."""
     with open_pex(path) as archive:
-        raw = archive.read(PEX_INFO)
+        raw = read_member(archive, PEX_INFO, MAX_PEX_INFO)
         members = {i.filename: i for i in archive.infolist()}
     info = PexInfo(raw)
     data = info.data
@@ -220,7 +295,7 @@ def describe_runs(runs: Mapping[str, Any]) -> str:
 
 
 def render_report(report: Mapping[str, Any]) -> str:
-    """The readable table of `inspect`."""
+    """The readable table of `inspect`; every value escaped (`printable`), so that each line is one."""
     project = report["project"]
     size = report["size"]
     fields = [
@@ -228,7 +303,7 @@ def render_report(report: Mapping[str, Any]) -> str:
         ("runs", describe_runs(report["runs"])),
         ("interpreter", " or ".join(report["interpreter_constraints"]) or "any CPython"),
         ("python versions", ", ".join(report["python_versions"]) or "-"),
-        ("platforms", "\n".join(report["platforms"]) or "-"),
+        ("platforms", "\n".join(printable(p) for p in report["platforms"]) or "-"),
         ("size", f"{human_size(size)} ({size:,} bytes; wheels {human_size(report['wheels_size'])})"),
         ("format", f"{report['format']}, written by hatch-pex {report['hatch_pex_version']}"),
         ("shebang", f"#!{report['shebang']}" if report["shebang"] is not None else "none"),
@@ -242,13 +317,13 @@ def render_report(report: Mapping[str, Any]) -> str:
         )
     if report["excluded"]:
         fields.append(("excluded", ", ".join(report["excluded"])))
-    lines = [report["file"]]
+    lines = [printable(report["file"])]
     for label, value in fields:
-        first, *rest = str(value).split("\n")
+        first, *rest = (value if label == "platforms" else printable(str(value))).split("\n")
         lines.append(f"  {label:<16} {first}")
         lines.extend(f"  {'':<16} {more}" for more in rest)
     everything = len(report["platforms"])
-    rows = [("name", "version", "size", "serves", "wheel")]
+    rows: list[Sequence[str]] = [("name", "version", "size", "serves", "wheel")]
     for dist in report["distributions"]:
         served = dist["platforms"]
         if len(served) == everything:
@@ -258,7 +333,8 @@ def render_report(report: Mapping[str, Any]) -> str:
         else:
             serves = ", ".join(served)
         size_text = human_size(dist["size"]) if dist["size"] is not None else "missing"
-        rows.append((dist["name"], dist["version"], size_text, serves, dist["wheel"]))
+        cells = (dist["name"], dist["version"], size_text, serves, dist["wheel"])
+        rows.append([printable(str(cell)) for cell in cells])
     lines.append("")
     lines.append(f"distributions ({len(report['distributions'])} wheels)")
     lines.extend(_table(rows))
@@ -274,17 +350,23 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def verify(path: str) -> tuple[list[str], dict[str, Any]]:
-    """(problems, summary): every member re-read (its CRC-32 checked by zipfile, its sha256 compared with
-    the one recorded at build time), nothing unexpected or missing, and `pex_hash` recomputed. The first
-    problem is the first that a reader meets: PEX-INFO's own, then members in the archive's order."""
+    """(problems, summary): the layout (every byte where the build puts it, the same members for every
+    reader), the bytes before the zip against PEX-INFO's `preamble_sha256`, every member re-read (its
+    CRC-32 checked by zipfile, its sha256 compared with the one recorded at build time), nothing
+    unexpected or missing, and `pex_hash` recomputed. The first problem is the first that a reader
+    meets: the layout's, PEX-INFO's own, the preamble's, then members in the archive's order."""
+    layout, problems = check_layout(path)
     archive = open_pex_for_verify(path)
-    problems: list[str] = []
-    summary: dict[str, Any] = {"file": path, "members": 0, "bytes": 0}
+    summary: dict[str, Any] = {"file": path, "members": 0, "bytes": 0, "layout": layout and layout.kind}
     with archive:
         try:
-            info = PexInfo(archive.read(PEX_INFO))
+            info = PexInfo(read_member(archive, PEX_INFO, MAX_PEX_INFO))
+        except MemberTooLarge as exc:
+            return [*problems, f"{PEX_INFO}: refused: {exc}"], summary
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, BootError) as exc:
-            return [f"{PEX_INFO}: damaged ({exc})"], summary
+            return [*problems, f"{PEX_INFO}: damaged ({exc})"], summary
+        if layout is not None:
+            problems.extend(_preamble_problems(path, layout.preamble, info.data.get(PREAMBLE_KEY)))
         expected = {f"{DEPS_DIR}/{wheel}": sha for wheel, sha in info.distributions.items()}
         data = info.data
         recorded = data.get("member_hashes")
@@ -333,11 +415,39 @@ def verify(path: str) -> tuple[list[str], dict[str, Any]]:
 
 
 def open_pex_for_verify(path: str) -> zipfile.ZipFile:
-    """As open_pex, but a damaged PEX-INFO is a finding of verify, not a reason to stop."""
+    """The archive of a file of ours, whatever its layout (verify names what is wrong with it); a
+    damaged PEX-INFO is a finding of verify too, not a reason to stop."""
     try:
-        return open_pex(path)
+        return _open_ours(path)
     except DamagedPexInfo:
         return zipfile.ZipFile(path)
+
+
+def _preamble_problems(path: str, length: int, recorded: object) -> list[str]:
+    """The bytes before the zip (the `#!` line the build wrote) against PEX-INFO's record of them: the
+    kernel runs that line, so a file whose line was swapped for a script runs the script."""
+    with open(path, "rb") as stream:
+        head = stream.read(min(length, 200)).split(b"\n")[0]
+        first = head.decode("utf-8", "replace")
+        if not isinstance(recorded, str):
+            return [
+                f"preamble: PEX-INFO records no {PREAMBLE_KEY} (written before hatch-pex recorded it): "
+                f"the {length} bytes before the zip ({first!r}...) cannot be checked"
+            ]
+        stream.seek(0)
+        digest, left = hashlib.sha256(), length
+        while left:
+            chunk = stream.read(min(CHUNK, left))
+            if not chunk:
+                break
+            digest.update(chunk)
+            left -= len(chunk)
+    if digest.hexdigest() != recorded:
+        return [
+            f"preamble: the {length} bytes before the zip (starting {first!r}) have sha256 "
+            f"{digest.hexdigest()}, the build recorded {recorded}"
+        ]
+    return []
 
 
 def _sha256(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> str:
@@ -532,7 +642,8 @@ def render_diff(result: Mapping[str, Any]) -> str:
         lines.append("no differences (same pex_hash, same size)")
     elif result["pex_hash"]["old"] != result["pex_hash"]["new"]:
         lines.append(f"pex_hash: {result['pex_hash']['old']} -> {result['pex_hash']['new']}")
-    return "\n".join(lines) + "\n"
+    # Each line escaped whole: whatever a name or a PEX-INFO value holds, it stays on its line.
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def _platforms_text(platforms: Sequence[str]) -> str:
@@ -594,7 +705,7 @@ def info_command(path: str, indent: int | None, output: str | None, out: TextIO)
     """`info`: PEX-INFO as JSON, as PEX's `info` tool prints it; to `output` (a path) unless it is
     None or `-` (PEX's `-o`), else to `out`."""
     with open_pex(path) as archive:
-        data = json.loads(archive.read(PEX_INFO))
+        data = json.loads(read_member(archive, PEX_INFO, MAX_PEX_INFO))
     text = pex_info_json(data, indent)
     if output is None or output == "-":
         out.write(text)
@@ -610,18 +721,20 @@ def info_command(path: str, indent: int | None, output: str | None, out: TextIO)
 def verify_command(path: str, out: TextIO) -> int:
     """0: intact; 1: the first problem (and any others) named."""
     problems, summary = verify(path)
-    if problems:
-        out.write(f"{path}: FAILED: {problems[0]}\n")
+    if problems:  # each line escaped whole: a name in it cannot start a line or move the cursor
+        out.write(printable(f"{path}: FAILED: {problems[0]}") + "\n")
         for problem in problems[1:]:
-            out.write(f"  also: {problem}\n")
+            out.write(printable(f"  also: {problem}") + "\n")
         return 1
     scope = (
         "" if summary["per_member_hashes"] else " (no per-member hashes recorded: runtime checked as a whole)"
     )
-    out.write(
-        f"{path}: OK: {summary['members']} members ({human_size(summary['bytes'])}) and PEX-INFO match "
-        f"the hashes recorded at build time, pex_hash {summary['pex_hash']}{scope}\n"
+    line = (
+        f"{path}: OK: {summary['members']} members ({human_size(summary['bytes'])}), the preamble and "
+        f"PEX-INFO match the hashes recorded at build time and every reader finds the same members "
+        f"({summary['layout']} layout), pex_hash {summary['pex_hash']}{scope}"
     )
+    out.write(printable(line) + "\n")
     return 0
 
 

@@ -8,11 +8,10 @@ import os
 import sys
 import time
 
-from . import cache_roots
-from .cache import SUBDIRECTORIES
+from . import CHECKED, cache_roots, configured_root
 from .locks import ROOT_LOCK, hold_exclusive, lock_path, release
 from .log import BootError
-from .trust import contained, create, make_dirs, read_owned, root_problem
+from .trust import contained, create, make_dirs, read_owned
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -63,15 +62,20 @@ def main(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = No
 
 
 def report_command(pex: str, command: str, args: Sequence[str]) -> int:
-    """`info`, `inspect` and `verify`: the code of `python -m hatch_pex info|inspect|verify` (report.py)."""
+    """`info`, `inspect` and `verify`: the code of `python -m hatch_pex info|inspect|verify` (report.py).
+    Their error messages quote names out of the file: escaped here, as `hatch-pex` escapes them."""
     from . import report
+    from .printable import printable
 
-    if command == "info":
-        return info(pex, args)
-    if command == "verify" and not args:
-        return report.verify_command(pex, sys.stdout)
-    if command == "inspect" and list(args) in ([], ["--json"]):
-        return report.inspect_command(pex, list(args) == ["--json"], sys.stdout)
+    try:
+        if command == "info":
+            return info(pex, args)
+        if command == "verify" and not args:
+            return report.verify_command(pex, sys.stdout)
+        if command == "inspect" and list(args) in ([], ["--json"]):
+            return report.inspect_command(pex, list(args) == ["--json"], sys.stdout)
+    except BootError as exc:
+        raise BootError(printable(str(exc))) from None
     raise BootError("usage: inspect [--json]" if command == "inspect" else "usage: verify")
 
 
@@ -194,17 +198,13 @@ def _listdir(path: str) -> list[str]:
 
 
 def _roots() -> list[str]:
-    """The roots to show or prune: those that exist and that nobody else could have written."""
+    """The roots to show or prune, resolved: those that exist and that nobody else could have written
+    (trust.trusted_root, as for a start), else the configured one if it is trusted but not made yet."""
     roots = cache_roots()
-    trusted, refused = [], []
-    for root in roots:
-        problem = root_problem(root, SUBDIRECTORIES)
+    for root, (_, problem) in CHECKED.items():
         if problem:
             sys.stdout.write(f"cache: {root} is not used: {problem}\n")
-            refused.append(root)
-        elif os.path.isdir(root):
-            trusted.append(root)
-    return trusted or [root for root in roots[:1] if root not in refused]
+    return [root for root in roots if os.path.isdir(root)] or roots[:1]
 
 
 def _mb(size: int) -> str:
@@ -215,7 +215,9 @@ def cache_info() -> int:
     out = sys.stdout.write
     for root in _roots():
         fallback = (
-            " (per-user fallback, used when PEX_ROOT cannot be written)" if root != cache_roots()[0] else ""
+            " (per-user fallback, used when PEX_ROOT cannot be written)"
+            if root != CHECKED[configured_root()][0]
+            else ""
         )
         out(f"cache: {root}{fallback}\n")
         installs = os.path.join(root, "installs")

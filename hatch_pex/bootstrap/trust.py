@@ -1,12 +1,17 @@
 """What the runtime trusts in a cache, and how it writes there (docs/security.md).
 
 A cache directory may have been made, or written since, by another user. The runtime reads nothing that
-another user could have written: every directory it uses is owned by this user or root and writable by
-nobody else (see `owned`), the directories above the root cannot be renamed by anybody else, and files
-are opened without following symlinks and checked on the open descriptor. It writes only new files
-(`O_EXCL`: a planted name or symlink makes the write fail, never redirects it), with modes no wider
-than 0755/0644 and the umask applied, and every path it writes under a base directory passes
-`contained`.
+another user could have written: a root is used only once `trusted_root` accepts the path as
+configured, component by component from `/` (no directory on the way that anybody else could replace
+or write into, no symlink anybody else could have placed), and then only as the path it resolved to;
+every directory it uses in the root is owned by this user or root and writable by nobody else (see
+`owned`), and files are opened without following symlinks and checked on the open descriptor. It
+writes only new files (`O_EXCL`: a planted name or symlink makes the write fail, never redirects it),
+with modes no wider than 0755/0644 and the umask applied, and every path it writes under a base
+directory passes `contained`.
+
+`trusted_root` and `trusted_path` are defined in rootpath.py (the warm start decides the usual case with
+__init__.plainly_trusted before it reads the warm record, which holds the code of this module).
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ import os
 
 from . import owned
 from .log import BootError
+from .rootpath import own_group, trusted_path, trusted_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+# The one rule for a cache root, for cache, tools and the build cache.
+__all__ = ["own_group", "trusted_path", "trusted_root"]
 
 STICKY = 0o1000
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -29,39 +38,8 @@ UNSAFE_CHARACTERS = frozenset("\\\0\n")
 
 
 def root_problem(root: str, subdirectories: Iterable[str] = ()) -> str | None:
-    """None when nobody but this user (or root) can change what is under `root`: the root and the named
-    subdirectories are owned and writable by nobody else, and every directory above it is owned by this
-    user or root and cannot be written by others unless sticky (as /tmp), so that no stranger can
-    rename the root away. (Group write is accepted above the root: ~/.cache is often 0775 under a
-    umask of 002, its group the user's own.) Else what is wrong."""
-    try:
-        real = os.path.realpath(root)
-        st = os.stat(real)
-    except OSError:
-        return None  # not there yet: whoever makes it checks it again (make_dirs)
-    if not owned(st):
-        return f"{root} is owned by uid {st.st_uid} with mode {st.st_mode & 0o7777:o}"
-    for name in subdirectories:
-        path = os.path.join(real, name)
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue
-        if not owned(st):
-            return f"{path} is owned by uid {st.st_uid} with mode {st.st_mode & 0o177777:o}"
-    parent = os.path.dirname(real)
-    while True:
-        try:
-            st = os.stat(parent)
-        except OSError as exc:
-            return f"{parent} cannot be checked ({exc.strerror})"
-        others_write = st.st_mode & 0o002 and not st.st_mode & STICKY
-        if st.st_uid not in (os.getuid(), 0) or others_write:
-            return f"{parent}, above it, is owned by uid {st.st_uid} with mode {st.st_mode & 0o7777:o}"
-        above = os.path.dirname(parent)
-        if above == parent:
-            return None
-        parent = above
+    """None when `trusted_root` accepts `root` (with those subdirectories), else why not."""
+    return trusted_root(root, tuple(subdirectories))[1]
 
 
 def open_owned(path: str) -> int | None:
@@ -113,7 +91,7 @@ def create(path: str, executable: bool = False) -> int:
 def make_dirs(path: str) -> None:
     """os.makedirs with mode 0755 for every directory it makes (os.makedirs gives intermediate ones
     0777), the umask applied. Symlinks on the way are followed: the cache's own site directories are
-    made of them, and nobody else can put one where the runtime writes (root_problem)."""
+    made of them, and nobody else can put one where the runtime writes (trusted_root)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
