@@ -931,7 +931,7 @@ def test_tools_cache_info_and_prune(
     demo: dict[str, Path], library: Path, python: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     root = tmp_path / "root"
-    run_env = with_env(env, PEX_ROOT=root)
+    run_env = with_env(env, PEX_ROOT=root, TMPDIR=tmp_path)  # no per-user fallback of earlier runs
     tools = with_env(run_env, PEX_TOOLS="1")
     ok(helpers.run_pex(demo["demo"], python=python, env=run_env))
     ok(helpers.run_pex(library, "-c", "pass", python=python, env=run_env))

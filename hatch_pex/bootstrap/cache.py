@@ -285,9 +285,10 @@ def _prepare(root: str) -> None:
 
 def _restrict(root: str) -> None:
     """The root (resolved) and its directories, where they are ours but group or others could write
-    them."""
-    for path in (root, *(os.path.join(root, sub) for sub in SUBDIRECTORIES)):
-        restrict(path)
+    them (boot() read nothing from such a root: it was refused until now)."""
+    taken = [path for path in (root, *(os.path.join(root, sub) for sub in SUBDIRECTORIES)) if restrict(path)]
+    if taken:
+        log(f"cache {root}: group and other write taken off {', '.join(taken)}; its content is checked")
 
 
 def new_tmp_dir(root: str, label: str) -> str:

@@ -135,12 +135,15 @@ def contained(base: str, relative: str, what: str = "name") -> str:
     return os.path.join(base, *safe_parts(relative, base, what))
 
 
-def restrict(directory: str) -> None:
+def restrict(directory: str) -> bool:
     """Takes the group and other write bits off a directory of ours (one made under a umask of 002 by
-    an earlier version): what is in it is checked item by item anyway. Nothing else is touched."""
+    an earlier version): what is in it is checked item by item anyway. Nothing else is touched. True
+    when it did."""
     try:
         st = os.lstat(directory)
         if st.st_uid == os.getuid() and (st.st_mode & 0o170000) == 0o040000 and st.st_mode & 0o022:
             os.chmod(directory, st.st_mode & 0o7755)
+            return True
     except OSError:
         pass
+    return False
