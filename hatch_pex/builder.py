@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Generator
@@ -18,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from . import archive
 from .config import PexBuilderConfig
+from .credentials import scratch_directory
 from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
 from .piprunner import pip_servers
 from .platforms import (
@@ -133,7 +133,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         options = self._resolve_options()
         # Every pip and uv process, the pip servers started now included, finds the index credentials
         # in a private netrc file: none is ever on a command line (credentials.py).
-        scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-")
+        scratch = scratch_directory("hatch-pex-")
         reporter = Reporter(self.app)
         with scratch as work_dir, options.credentials(), pip_servers() as servers, reporting(reporter):
             if not self.config.lock and self.config.resolver == "pip":
@@ -460,7 +460,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         requirements = self._dependency_requirements()
         options = self._resolve_options()
         platforms = self._platforms()
-        scratch = tempfile.TemporaryDirectory(prefix="hatch-pex-lock-")
+        scratch = scratch_directory("hatch-pex-lock-")
         reporter = Reporter(self.app)  # pip's and uv's output at -v, a status line on a terminal
         locking = reporter.stage(f"Locking with {self.config.resolver}", {PLATFORMS_RESOLVED: len(platforms)})
         with scratch as work_dir, options.credentials(), reporting(reporter), locking:

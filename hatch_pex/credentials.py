@@ -235,6 +235,27 @@ def cleaned_up_on_signals(cleanup: Callable[[], None]) -> Iterator[None]:
 
 
 @contextmanager
+def scratch_directory(prefix: str) -> Iterator[str]:
+    """A private temporary directory (mode 0700) for a build's own files, some of which may hold a URL
+    with credentials (a requirements file naming a direct reference of a lock): removed on exit and
+    on the signals that end a build (cleaned_up_on_signals). Only SIGKILL leaves it behind."""
+    scratch = tempfile.TemporaryDirectory(prefix=prefix)
+    with scratch as directory, cleaned_up_on_signals(lambda: _remove_in_use(directory)):
+        yield directory
+
+
+def _remove_in_use(directory: str) -> None:
+    """Removes a directory that other threads and processes (pip) may still be writing into: renamed
+    first, so that no file they make by its old path can land in what is being removed."""
+    away = f"{directory}.removed"
+    try:
+        os.rename(directory, away)
+    except OSError:
+        away = directory
+    shutil.rmtree(away, ignore_errors=True)
+
+
+@contextmanager
 def private_netrc(logins: dict[str, Login]) -> Iterator[str]:
     """While open, the path of a netrc file holding `logins` (netrc_versions) that only this user
     can read: a memory file where there is one, else a file in a private temporary directory,
