@@ -117,10 +117,8 @@ def write_pex(output: str, *, shebang: str, members: list[Member], compression: 
     already); the runtime's members come last, so that a file past 4 GiB can still be started by
     zipimport before Python 3.13 (ziplayout.py)."""
     date_time = time.gmtime(timestamp)[:6]
-    preamble = f"#!{shebang}\n".encode()
-    members = with_preamble_recorded(members, preamble)
     with _terminate_as_exception(), atomic_output(output, 0o755) as stream:
-        stream.write(preamble)
+        stream.write(preamble(shebang))
         writer = ZipWriter(stream, date_time)
         for member in sorted(members, key=lambda m: (not is_wheel(m.name), m.name)):
             writer.add(member.name, member.chunks(), member.size(), member_level(member, compression))
@@ -128,23 +126,15 @@ def write_pex(output: str, *, shebang: str, members: list[Member], compression: 
     return output
 
 
-def with_preamble_recorded(members: list[Member], preamble: bytes) -> list[Member]:
-    """`members` with PEX-INFO recording the sha256 of `preamble`, the bytes written before the zip, and
-    its `pex_hash` computed again to cover that field too: the kernel runs the `#!` line, so `verify`
-    checks it like every member (docs/format.md). Recorded here, where the line is written, for every
-    PEX-INFO that carries a pex_hash (one without is no file `verify` accepts anyway)."""
-    from .bootstrap.report import PREAMBLE_KEY, pex_hash
+def preamble(shebang: str) -> bytes:
+    """The bytes written before the zip: the `#!` line."""
+    return f"#!{shebang}\n".encode()
 
-    found = [member for member in members if member.name == PEX_INFO and member.data is not None]
-    if len(found) != 1:
-        return members
-    info = json.loads(found[0].data or b"")
-    if not isinstance(info, dict) or "pex_hash" not in info:
-        return members
-    others = [member for member in members if member is not found[0]]
-    info[PREAMBLE_KEY] = hashlib.sha256(preamble).hexdigest()
-    info["pex_hash"] = pex_hash(content_hash(others), info)
-    return [*others, pex_info_member(info)]
+
+def preamble_sha256(shebang: str) -> str:
+    """PEX-INFO's `preamble_sha256`: the kernel runs the `#!` line, so `verify` checks it like every
+    member (docs/format.md)."""
+    return hashlib.sha256(preamble(shebang)).hexdigest()
 
 
 @contextlib.contextmanager

@@ -174,10 +174,6 @@ def trusted_cache(root: str) -> str | None:
     return resolved if resolved is not None and _owned_dir(resolved) else None
 
 
-def root_trusted(root: str) -> bool:
-    return trusted_cache(root) is not None
-
-
 def _owned_dir(path: str) -> bool:
     try:
         st = os.lstat(path)

@@ -549,7 +549,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         served: list[Platform],
         member_hashes: dict[str, str],
     ) -> dict[str, Any]:
-        from .bootstrap.report import pex_hash
+        from .bootstrap.report import PREAMBLE_KEY, pex_hash
 
         distributions = closure.distributions
         metadata = self.metadata
@@ -592,6 +592,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "platform_distributions": closure.platform_sets,
             # sha256 of each member but the wheels (in `distributions`): `verify` names the one altered.
             "member_hashes": member_hashes,
+            PREAMBLE_KEY: archive.preamble_sha256(self.config.python_shebang),
         }
         info["pex_hash"] = pex_hash(content, info)
         return info

@@ -259,7 +259,7 @@ def _remove_in_use(directory: str) -> None:
 def private_netrc(logins: dict[str, Login]) -> Iterator[str]:
     """While open, the path of a netrc file holding `logins` (netrc_versions) that only this user
     can read: a memory file where there is one, else a file in a private temporary directory,
-    removed on exit and on the signals that end a build (cleaned_up_on_signals)."""
+    removed on exit and on the signals that end a build (scratch_directory)."""
     texts = netrc_versions(logins)
     memory = memory_netrc(texts)
     if memory is not None:
@@ -269,18 +269,10 @@ def private_netrc(logins: dict[str, Login]) -> Iterator[str]:
         finally:
             os.close(descriptor)
         return
-    directory = tempfile.mkdtemp(prefix="hatch-pex-netrc-")  # mode 0700, ours alone
-
-    def remove() -> None:
-        shutil.rmtree(directory, ignore_errors=True)
-
-    try:
-        with cleaned_up_on_signals(remove):
-            path = os.path.join(directory, "netrc")
-            write_netrc(path, logins)
-            yield path
-    finally:
-        remove()
+    with scratch_directory("hatch-pex-netrc-") as directory:  # mode 0700, ours alone
+        path = os.path.join(directory, "netrc")
+        write_netrc(path, logins)
+        yield path
 
 
 @dataclass(frozen=True)

@@ -21,24 +21,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-LIMIT_32 = 0xFFFFFFFF  # a 32-bit field holding this means "see the ZIP64 extra"
+# The records' shapes, the split layout's directory mark (a "central directory digital signature"
+# record with no data: what ends the runtime's directory for zipimport 3.9-3.12, which reads central
+# directory headers until it meets another signature) and the flag values are those `verify` reads the
+# file by (bootstrap/zipcheck.py): one definition for the writer and the checker.
+from .bootstrap.zipcheck import CENTRAL, DIRECTORY_MARK, END, END64, LIMIT_32, LOCAL, LOCATOR64, UTF8_NAME
+
 LIMIT_16 = 0xFFFF
 # A member this large gets ZIP64 sizes in its local header up front (deflate may grow data a little).
 ZIP64_MEMBER = 0xF0000000
-LOCAL = struct.Struct("<IHHHHHIIIHH")
-CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
-END = struct.Struct("<IHHHHIIH")
-END64 = struct.Struct("<IQHHIIQQQQ")
-LOCATOR64 = struct.Struct("<IIQI")
 LOCAL_SIGNATURE, CENTRAL_SIGNATURE = 0x04034B50, 0x02014B50
 END_SIGNATURE, END64_SIGNATURE, LOCATOR64_SIGNATURE = 0x06054B50, 0x06064B50, 0x07064B50
 VERSION, VERSION_ZIP64 = 20, 45
 MADE_BY_UNIX = 3 << 8
-UTF8_NAME = 0x800
 FILE_MODE = (0o100644 & 0xFFFF) << 16
-# A "central directory digital signature" record with no data: what ends the runtime's directory for
-# zipimport 3.9-3.12, which reads central directory headers until it meets another signature.
-DIRECTORY_MARK = b"PK\x05\x05\x00\x00"
 
 
 class ZipTooLarge(ValueError):

@@ -351,12 +351,12 @@ def test_cache_root_others_could_rename_is_not_trusted(tmp_path: Path) -> None:
     shared.mkdir()
     root = shared / "cache"
     root.mkdir(mode=0o755)
-    assert buildcache.root_trusted(str(root))
+    assert buildcache.trusted_cache(str(root)) is not None
     shared.chmod(0o777)  # anybody could rename `cache` away and put their own in its place
-    assert not buildcache.root_trusted(str(root))
+    assert buildcache.trusted_cache(str(root)) is None
     shared.chmod(0o1777)  # as /tmp: only the owner may rename
-    assert buildcache.root_trusted(str(root))
-    assert not buildcache.root_trusted(str(shared / "missing"))
+    assert buildcache.trusted_cache(str(root)) is not None
+    assert buildcache.trusted_cache(str(shared / "missing")) is None
 
 
 @pytest.mark.skipif(

@@ -11,12 +11,11 @@ import marshal
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import helpers
 import pytest
-from test_e2e_runtime import ONE_VERSION, installs, ok, shared_build, with_env
+from test_e2e_runtime import installs, ok, with_env
 from test_e2e_trust_build import (
     GENUINE,
     build_sdist_app,
@@ -26,25 +25,20 @@ from test_e2e_trust_build import (
     runs,
     sdist_app,
 )
-from test_e2e_trust_runtime import ATTACKER, IMPORT_PURE, as_attacker, needs_root, shared_dir
+from test_e2e_trust_runtime import ATTACKER, IMPORT_PURE, as_attacker, library, needs_root, python, shared_dir
 
-__all__ = ["shared_dir"]  # the fixture, used by name
+__all__ = ["library", "python", "shared_dir"]  # the fixtures, used by name
 
 # Started, it says so and waits for a line on stdin before it imports: the second user acts meanwhile.
 LATE_IMPORT = "import sys; print('started', flush=True); sys.stdin.readline(); " + IMPORT_PURE
 PLANTED_MODULE = "print('PWNED by uid 65534')\n__version__ = 'PWNED'\n"
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory, index_url: str, uv_cache: Path) -> Path:
-    """no-scripts-app for one Python version (the same build as test_e2e_runtime.py's)."""
-    [pex] = shared_build(tmp_path_factory, index_url, uv_cache, "library", "no-scripts-app", ONE_VERSION)
-    return pex
-
-
-@pytest.fixture(scope="module")
-def python(interpreters: dict[str, Path]) -> Path:
-    return interpreters[f"{sys.version_info[0]}.{sys.version_info[1]}"]
+def private_tmpdir(tmp_path: Path) -> tuple[Path, Path]:
+    """(a TMPDIR of this test's own, the per-user fallback root the victim's starts use under it)."""
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    return tmpdir, tmpdir / f"hatch-pex-{os.getuid()}"
 
 
 def site_keys(*roots: Path) -> set[str]:
@@ -96,9 +90,7 @@ def test_a_symlink_another_user_can_swap_is_not_followed(
     theirs = shared_dir / "theirs"
     as_attacker("mkdir", "-m", "755", theirs)
     as_attacker("ln", "-s", victim, theirs / "cache")
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
-    fallback = tmpdir / f"hatch-pex-{os.getuid()}"
+    tmpdir, fallback = private_tmpdir(tmp_path)
     root = theirs / "cache"
     run_env = with_env(env, PEX_ROOT=root, TMPDIR=tmpdir, PEX_VERBOSE="1")
     ok(helpers.run_pex(library, "-c", IMPORT_PURE, python=python, env=run_env))
@@ -125,9 +117,7 @@ def test_a_default_root_under_a_directory_another_group_can_write_is_refused(
     xdg.mkdir()
     os.chown(xdg, 0, ATTACKER)
     xdg.chmod(0o775)
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
-    fallback = tmpdir / f"hatch-pex-{os.getuid()}"
+    tmpdir, fallback = private_tmpdir(tmp_path)
     default_root = xdg / "hatch-pex"
     run_env = with_env(env, PEX_ROOT=None, XDG_CACHE_HOME=xdg, TMPDIR=tmpdir, PEX_VERBOSE="1")
     ok(helpers.run_pex(library, "-c", IMPORT_PURE, python=python, env=run_env))
@@ -153,9 +143,7 @@ def test_nothing_is_read_from_a_refused_root(
     root handed over. The start must not read it: the planted code would leave a marker file."""
     needs_root()
     root = shared_dir / "root"
-    tmpdir = tmp_path / "tmpdir"
-    tmpdir.mkdir()
-    fallback = tmpdir / f"hatch-pex-{os.getuid()}"
+    tmpdir, fallback = private_tmpdir(tmp_path)
     marker = tmp_path / "planted-code-ran"
     run_env = with_env(env, PEX_ROOT=root, TMPDIR=tmpdir, PEX_VERBOSE="1")
     ok(helpers.run_pex(library, "-c", IMPORT_PURE, python=python, env=run_env))

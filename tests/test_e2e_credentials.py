@@ -89,11 +89,21 @@ def secret_index(
 ) -> Iterator[helpers.TestIndex]:
     """A pypiserver that needs basic auth (PASSWORD), serving the session's packages and the toolchain
     plus hp-cred-build's sdist."""
-    base = tmp_path_factory.mktemp("secret-index")
+    with authenticated_index(tmp_path_factory, test_index, "secret-index", PASSWORD) as index:
+        yield index
+
+
+@contextlib.contextmanager
+def authenticated_index(
+    tmp_path_factory: pytest.TempPathFactory, test_index: helpers.TestIndex, name: str, password: str
+) -> Iterator[helpers.TestIndex]:
+    """A pypiserver that needs USER and `password`, serving the session's packages and the toolchain
+    plus hp-cred-build's sdist."""
+    base = tmp_path_factory.mktemp(name)
     own = base / "own"
     own.mkdir()
     make_sdist(own)
-    with helpers.second_index(own, test_index, base, (USER, PASSWORD)) as index:
+    with helpers.second_index(own, test_index, base, (USER, password)) as index:
         yield index
 
 
@@ -465,11 +475,7 @@ def spaced_index(
     tmp_path_factory: pytest.TempPathFactory, test_index: helpers.TestIndex
 ) -> Iterator[helpers.TestIndex]:
     """A pypiserver needing basic auth whose password holds spaces (SPACED_PASSWORD)."""
-    base = tmp_path_factory.mktemp("spaced-index")
-    own = base / "own"
-    own.mkdir()
-    make_sdist(own)
-    with helpers.second_index(own, test_index, base, (USER, SPACED_PASSWORD)) as index:
+    with authenticated_index(tmp_path_factory, test_index, "spaced-index", SPACED_PASSWORD) as index:
         yield index
 
 

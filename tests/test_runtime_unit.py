@@ -889,26 +889,26 @@ def test_files_and_directories_made_are_never_group_or_world_writable(tmp_path: 
     assert stat.S_IMODE((tmp_path / "a" / "f").stat().st_mode) == 0o755
 
 
-def test_root_problem(tmp_path: Path) -> None:
+def test_trusted_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir(mode=0o755)
-    assert trust.root_problem(str(root)) is None
-    assert trust.root_problem(str(tmp_path / "not-yet")) is None  # made (and checked) later
+    assert trust.trusted_root(str(root))[1] is None
+    assert trust.trusted_root(str(tmp_path / "not-yet"))[1] is None  # made (and checked) later
     (root / "installs").mkdir()
     os.chmod(root / "installs", 0o777)
-    assert "installs is owned by uid" in (trust.root_problem(str(root), ["installs"]) or "")
+    assert "installs is owned by uid" in (trust.trusted_root(str(root), ("installs",))[1] or "")
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o1777)  # like /tmp: others may write, but not rename what is ours
     (shared / "mine").mkdir(mode=0o755)
-    assert trust.root_problem(str(shared / "mine")) is None
+    assert trust.trusted_root(str(shared / "mine"))[1] is None
     os.chmod(shared, 0o777)  # without the sticky bit anybody could swap "mine" for their own
-    assert "above it" in (trust.root_problem(str(shared / "mine")) or "")
+    assert "above it" in (trust.trusted_root(str(shared / "mine"))[1] or "")
     os.chmod(shared, 0o775)  # group write above the root: ~/.cache under a umask of 002
-    assert trust.root_problem(str(shared / "mine")) is None
+    assert trust.trusted_root(str(shared / "mine"))[1] is None
     if os.getuid() == 0:
         os.chown(root, 65534, 65534)
-        assert "owned by uid 65534" in (trust.root_problem(str(root)) or "")
+        assert "owned by uid 65534" in (trust.trusted_root(str(root))[1] or "")
         assert trust.read_owned(str(root)) is None
 
 

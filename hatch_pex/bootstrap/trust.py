@@ -22,24 +22,14 @@ from . import owned
 from .log import BootError
 from .rootpath import own_group, trusted_path, trusted_root
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
 # The one rule for a cache root, for cache, tools and the build cache.
 __all__ = ["own_group", "trusted_path", "trusted_root"]
 
-STICKY = 0o1000
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # Refused in every name the runtime writes: the manifest is one name a line (split at "\n" only, so
 # U+2028 and the other characters str.splitlines also breaks at are kept), a backslash is a Windows
 # separator, NUL ends a path.
 UNSAFE_CHARACTERS = frozenset("\\\0\n")
-
-
-def root_problem(root: str, subdirectories: Iterable[str] = ()) -> str | None:
-    """None when `trusted_root` accepts `root` (with those subdirectories), else why not."""
-    return trusted_root(root, tuple(subdirectories))[1]
 
 
 def open_owned(path: str) -> int | None:
