@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from . import archive
 from .config import PexBuilderConfig
-from .credentials import scratch_directory
+from .credentials import scratch_directory, work_subdirectory
 from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
 from .piprunner import pip_servers
 from .platforms import (
@@ -391,8 +391,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             lock = self._current_lock(config.lock, platforms)
             return lambda platform, _: [*plan_from_lock(lock, platform), *own]
         if config.resolver == "uv":
-            uv_dir = os.path.join(work_dir, "uv")
-            os.makedirs(uv_dir, exist_ok=True)
+            uv_dir = work_subdirectory(work_dir, "uv")
             lowest = min((p.python_version for p in platforms), key=version_key)
             requirements = self._dependency_requirements()
             options = self._resolve_options()

@@ -244,6 +244,19 @@ def scratch_directory(prefix: str) -> Iterator[str]:
         yield directory
 
 
+def work_subdirectory(parent: str, name: str) -> str:
+    """`parent`/`name`, made if missing, inside a scratch directory that must still exist: unlike
+    os.makedirs, never made again once a signal has removed it (a resolution thread whose pip was ended
+    by the same signal could otherwise bring the work directory back before the build dies)."""
+    path = os.path.join(parent, name)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+    return path
+
+
 def _remove_in_use(directory: str) -> None:
     """Removes a directory that other threads and processes (pip) may still be writing into: renamed
     first, so that no file they make by its old path can land in what is being removed."""

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from functools import cache
 
 from . import progress
-from .credentials import child_environment
+from .credentials import child_environment, work_subdirectory
 from .platforms import CURRENT, LAST_MICRO, Platform
 
 # A pip process that runs many pip commands, one JSON line each on stdin, answering each with its exit
@@ -286,8 +286,7 @@ def _borrowed_pip(directory: str) -> str:
     import it from: none of the build environment's other packages, built for another Python, with it."""
     import pip
 
-    holder = os.path.join(directory, "borrowed-pip")
-    os.makedirs(holder, exist_ok=True)
+    holder = work_subdirectory(directory, "borrowed-pip")
     os.symlink(os.path.dirname(os.path.abspath(pip.__file__)), os.path.join(holder, "pip"))
     return holder
 

@@ -37,7 +37,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import buildcache, progress
-from .credentials import provide_credentials, without_credentials
+from .credentials import provide_credentials, without_credentials, work_subdirectory
 from .piprunner import pip_servers, quiet_arguments, run_pip
 from .platforms import CURRENT, Platform, first_patch
 from .redact import redact
@@ -193,9 +193,9 @@ def for_each_platform(
     """
 
     def attempt(number: int, platform: Platform) -> T:
-        directory = os.path.join(work_dir, f"platform-{number}")
+        parent, name = work_dir, f"platform-{number}"
         while True:  # each retry serves a later patch release, or goes native once: it ends
-            os.makedirs(directory, exist_ok=True)
+            directory = work_subdirectory(parent, name)
             try:
                 return work(platform, directory)
             except ResolveError as error:
@@ -203,7 +203,7 @@ def for_each_platform(
                 if micro is not None:
                     # Nothing serves X.Y.0 (every release of something needs X.Y.5): serve X.Y.5 on.
                     platform = platform.from_micro(micro)
-                    directory = os.path.join(directory, f"from-{platform.full_version}")
+                    parent, name = directory, f"from-{platform.full_version}"
                     continue
                 retry = platform.local_tags and not platform.is_native and error.native_might_help
                 if not retry or find_python is None:
@@ -215,7 +215,7 @@ def for_each_platform(
                         f"machine to build from source: see PATH, pyenv, uv or PEX_PYTHON_PATH)"
                     ) from None
                 platform = platform.with_python(python)
-                directory = os.path.join(directory, "native")
+                parent, name = directory, "native"
 
     results: dict[Platform, T] = {}
     left_out: dict[str, str] = {}
@@ -306,8 +306,7 @@ def gather(
         else:
             to_fetch.append(item)
     if to_fetch:
-        wheels_dir = os.path.join(work_dir, "wheels")
-        os.makedirs(wheels_dir, exist_ok=True)
+        wheels_dir = work_subdirectory(work_dir, "wheels")
         found.update(_fetch(to_fetch, options, platform, wheels_dir, cache, python))
         for item in to_fetch:
             origins[item.name] = DOWNLOADED if item.is_wheel else BUILT

@@ -406,6 +406,27 @@ def test_signal_handlers_chain_to_the_previous_ones_and_are_restored() -> None:
         signal.signal(signal.SIGHUP, before_hup)
 
 
+def test_a_work_directory_removed_by_a_signal_is_not_made_again() -> None:
+    """A resolution thread whose pip was ended by the same signal may still ask for a directory
+    under the work directory after the signal removed it: it gets an error, the work directory stays
+    gone (os.makedirs would have brought it back, with whatever the thread then wrote)."""
+    from hatch_pex.credentials import scratch_directory, work_subdirectory
+
+    before_term = signal.signal(signal.SIGTERM, lambda number, frame: None)
+    try:
+        with scratch_directory("hatch-pex-test-") as work_dir:
+            first = work_subdirectory(work_dir, "platform-0")
+            assert work_subdirectory(work_dir, "platform-0") == first  # made once, then reused
+            assert stat.S_IMODE(os.stat(first).st_mode) & 0o077 == 0
+            os.kill(os.getpid(), signal.SIGTERM)  # the cleanup runs, then the earlier handler
+            assert not os.path.exists(work_dir)
+            with pytest.raises(FileNotFoundError):
+                work_subdirectory(work_dir, "platform-1")
+            assert not os.path.exists(work_dir)
+    finally:
+        signal.signal(signal.SIGTERM, before_term)
+
+
 @pytest.mark.parametrize("named", [True, False])
 def test_user_netrc_comes_first_and_ours_wins(
     no_user_netrc: Path, monkeypatch: pytest.MonkeyPatch, named: bool

@@ -462,7 +462,8 @@ def test_a_build_ended_by_a_signal_leaves_no_credential_behind(
     assert holding(PASSWORD, [scratch, project / "dist", tmp_path / ".home"]) == []
     assert not list(scratch.glob("hatch-pex-netrc-*"))
     if ending != signal.SIGKILL:  # the build's work directory (requirements files, reports) went too
-        assert not [p.name for p in scratch.glob("hatch-pex-*") if not p.name.startswith("hatch-pex-pip-")]
+        left = [p for p in scratch.glob("hatch-pex-*") if not p.name.startswith("hatch-pex-pip-")]
+        assert not left, [str(p.relative_to(scratch)) for d in left for p in [d, *d.rglob("*")]]
     if MEMFD:  # the credentials in use were in memory only
         assert netrcs == {("memory", 0o600)}, netrcs
 
