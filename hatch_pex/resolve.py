@@ -185,7 +185,9 @@ def for_each_platform(
     optional: frozenset[str] = frozenset(),
     find_python: Callable[[str], str | None] | None = None,
 ) -> tuple[dict[Platform, T], dict[str, str]]:
-    """`work(platform, its own directory)` for every platform, concurrently, in platform order.
+    """`work(platform, its own directory)` for every platform, concurrently, in platform order; the
+    directories are made inside `work_dir`, which must exist (it is never made again: see
+    `work_subdirectory`).
 
     A local platform that fails on another Python's behalf is tried again natively by an interpreter
     of its version (`find_python`). A failure of a platform in `optional` (by text) is returned as

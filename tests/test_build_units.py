@@ -184,12 +184,14 @@ def test_for_each_platform_leaves_out_only_what_may_be_left_out(tmp_path: Path) 
     results, left_out = for_each_platform([new, mid, old], work, work_dir=str(tmp_path), optional=optional)
     assert list(results.values()) == ["3.12", "3.9"]
     assert left_out == {mid.text: "no wheel of hp-x for Python 3.10"}
+    (tmp_path / "b").mkdir()
     with pytest.raises(ResolveError, match="no wheel of hp-x"):
         for_each_platform([new, mid], work, work_dir=str(tmp_path / "b"), optional=frozenset({new.text}))
 
     def tampered(platform: Platform, directory: str) -> str:
         raise IntegrityError(f"hp_x-1.0-cp{platform.abi[2:]}.whl does not match the lock")
 
+    (tmp_path / "c").mkdir()
     with pytest.raises(IntegrityError, match="does not match the lock"):
         for_each_platform([old], tampered, work_dir=str(tmp_path / "c"), optional=optional)
 
