@@ -24,14 +24,13 @@ from .platforms import (
     CURRENT,
     KNOWN_PYTHON_VERSIONS,
     Platform,
-    build_python_version,
     first_release_served,
     lowest_release,
     narrowed_constraints,
     served_versions,
     version_key,
 )
-from .progress import Reporter, elapsed, reporting
+from .progress import FailureContext, Reporter, elapsed, failure_lines, platforms_text, reporting
 from .progress import count as count_progress
 from .pythons import find_python
 from .redact import redact, strip_credentials
@@ -47,7 +46,6 @@ from .resolve import (
     for_each_platform,
     plan_with_pip,
     resolve,
-    sha256_of,
 )
 from .sbom import SBOM_MEMBER, side_file, write_side_file
 from .uv import plan_from_universal_lock, universal_lock
@@ -75,6 +73,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._built: list[str] = []
+        self._reporter = Reporter(self.app)
 
     @classmethod
     def get_config_class(cls) -> type[PexBuilderConfig]:
@@ -134,7 +133,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         # Every pip and uv process, the pip servers started now included, finds the index credentials
         # in a private netrc file: none is ever on a command line (credentials.py).
         scratch = scratch_directory("hatch-pex-")
-        reporter = Reporter(self.app)
+        reporter = self._reporter = Reporter(self.app)
         with scratch as work_dir, options.credentials(), pip_servers() as servers, reporting(reporter):
             if not self.config.lock and self.config.resolver == "pip":
                 servers.start(len(platforms))  # pip starts up while hatchling builds the wheel
@@ -145,7 +144,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             started = time.monotonic()
             resolver = self._resolver_name()
             self.app.display_waiting(
-                f"Resolving the dependency closure with {resolver} for {_described(platforms)}"
+                f"Resolving the dependency closure with {resolver} for {platforms_text(platforms)}"
             )
             with reporter.stage(f"Resolving with {resolver}", {PLATFORMS_RESOLVED: len(platforms)}):
                 closure = resolve(
@@ -157,7 +156,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                     optional=self._optional(platforms),
                     find_python=find_python,
                 )
-            served = self._served(platforms, closure.left_out)
+            served = self._served(platforms, closure.left_out, {d.name for d in closure.distributions})
             if self.config.exclude:
                 closure = self._excluded(closure, served)
             # Interpreters outside a wheel's Requires-Python cannot run this closure, whatever the
@@ -167,7 +166,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             }
             served = self._first_releases(served, closure, requires_python)
             self._report_closure(closure, served, started)
-            self._warn_about_size(served, closure)
+            sizes = {d.filename: os.path.getsize(d.wheel) for d in closure.distributions}
+            reporter.size(served, closure.platform_sets, sizes, key=self._key)
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
             members = archive.bootstrap_members() + [
@@ -196,9 +196,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                         compression=self.config.compression,
                         timestamp=timestamp,
                     )
-                self._report_pack(output, started)
+                reporter.packed(output, started)
                 if sbom is not None:
-                    write_side_file(output, sbom)
+                    reporter.success(f"Wrote the SBOM {os.path.basename(write_side_file(output, sbom))}")
                 else:  # one left by an earlier build would describe another file
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(side_file(output))
@@ -248,8 +248,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                         platform.full_version, prereleases=True
                     )
                 ]
-                self.app.display_warning(
-                    f"hatch-pex: {platform.description} is served from {later.full_version} on, not "
+                self._reporter.warning(
+                    f"{platform.description} is served from {later.full_version} on, not "
                     f"{platform.full_version}: {'; '.join(needing)} (an older interpreter of it is refused "
                     f"at start)"
                 )
@@ -263,23 +263,16 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             return frozenset()
         return frozenset(p.text for p in platforms if p.local_tags)
 
-    def _served(self, platforms: list[Platform], left_out: dict[str, str]) -> list[Platform]:
-        """The platforms served, with one line per version left out of the file. Nothing served fails."""
-        served = [p for p in platforms if p.text not in left_out]
+    def _served(
+        self, platforms: list[Platform], left_out: dict[Platform, ResolveError], resolved: set[str]
+    ) -> list[Platform]:
+        """The platforms served, with a line per cause of the versions left out. Nothing served fails."""
+        served = [p for p in platforms if p not in left_out]
+        context = FailureContext(no_index=self.config.no_index, resolved=frozenset(resolved))
         if not served:
-            # Versions failing for the same reason are named together: a typo fails them all.
-            grouped: dict[str, list[str]] = {}
-            for p in platforms:
-                reason = left_out[p.text].replace(f" for {p.description}", "")
-                grouped.setdefault(reason, []).append(p.python_version if p.local_tags else p.text)
-            reasons = " ".join(f"[{', '.join(names)}] {reason}" for reason, names in grouped.items())
-            raise BuildError(f"No Python version the project admits can be served: {reasons}")
-        for platform in platforms:
-            if platform.text in left_out:
-                self.app.display_warning(
-                    f"hatch-pex: {platform.description} is left out of the file: "
-                    f"{redact(left_out[platform.text])}"
-                )
+            lines = "\n".join(f"  {line}" for line in failure_lines(left_out, context))
+            raise BuildError(f"No Python version the project admits can be served:\n{lines}")
+        self._reporter.left_out(left_out, context)
         return served
 
     def _excluded(self, closure: Closure, served: list[Platform]) -> Closure:
@@ -301,8 +294,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         for platform in served:
             grouped.setdefault(tuple(pruned.left_out.get(platform.text, [])), []).append(platform)
         for left_out, where in grouped.items():
-            self.app.display_info(
-                f"hatch-pex: left out of the file for {_described(where)}: {', '.join(left_out) or 'nothing'}"
+            self._reporter.note(
+                f"left out of the file for {platforms_text(where)}: {', '.join(left_out) or 'nothing'}"
             )
         return pruned.closure
 
@@ -342,36 +335,15 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         origins = Counter(d.origin for d in closure.distributions)
         sources = ", ".join(f"{origins[origin]} {origin}" for origin in ORIGINS if origins[origin])
         count = len(closure.distributions)
-        self.app.display_success(
-            f"Resolved {count} distribution{'s' if count != 1 else ''} for {_described(served)} with "
+        self._reporter.success(
+            f"Resolved {count} distribution{'s' if count != 1 else ''} for {platforms_text(served)} with "
             f"{self._resolver_name()} in {elapsed(started)} ({sources})"
         )
 
-    def _report_pack(self, output: str, started: float) -> None:
-        if self.app.verbosity < 0:
-            return  # the sha256 of a large file takes a moment: only when it is shown
-        size = os.path.getsize(output)
-        self.app.display_success(
-            f"Packed {os.path.basename(output)} in {elapsed(started)}: {_megabytes(size)} "
-            f"({size} bytes), sha256 {sha256_of(output)}"
-        )
-
-    def _warn_about_size(self, served: list[Platform], closure: Closure) -> None:
-        """Serving more versions can multiply a native-heavy closure (torch: ~190 MB per version)."""
-        local = [p for p in served if p.local_tags]
-        if len(local) < 2:
-            return
-        sizes = {d.filename: os.path.getsize(d.wheel) for d in closure.distributions}
-        own = next((p for p in local if p.python_version == build_python_version()), local[-1])
-        alone = sum(sizes[name] for name in closure.platform_sets[own.text])
-        total = sum(sizes.values())
-        if total > 2 * alone:
-            self.app.display_warning(
-                f"hatch-pex: serving Python {', '.join(p.python_version for p in local)} makes the wheels "
-                f"{_megabytes(total)}, against {_megabytes(alone)} for Python {own.python_version} alone; "
-                f"set `tool.hatch.build.targets.{self.PLUGIN_NAME}.python-versions = "
-                f'["{own.python_version}"]` for a smaller file'
-            )
+    @property
+    def _key(self) -> str:
+        """This target's table, as errors and warnings name fields: `tool.hatch.build.targets.pex`."""
+        return f"tool.hatch.build.targets.{self.PLUGIN_NAME}"
 
     def _resolver_name(self) -> str:
         return "the lock" if self.config.lock else self.config.resolver
@@ -460,7 +432,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         options = self._resolve_options()
         platforms = self._platforms()
         scratch = scratch_directory("hatch-pex-lock-")
-        reporter = Reporter(self.app)  # pip's and uv's output at -v, a status line on a terminal
+        # pip's and uv's output at -v, a status line on a terminal
+        reporter = self._reporter = Reporter(self.app)
         locking = reporter.stage(f"Locking with {self.config.resolver}", {PLATFORMS_RESOLVED: len(platforms)})
         with scratch as work_dir, options.credentials(), reporting(reporter), locking:
             planner = self._planner(None, platforms, work_dir)
@@ -475,17 +448,26 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             optional = self._optional(platforms)
             with pip_servers():
                 plans, left_out = for_each_platform(
-                    platforms, plan, work_dir=work_dir, optional=optional, find_python=find_python
+                    platforms,
+                    plan,
+                    work_dir=work_dir,
+                    optional=optional,
+                    find_python=find_python,
+                    no_index=self.config.no_index,
                 )
-        served = self._served(platforms, left_out)
+            resolved = {item.name for plan in plans.values() for item in plan}
+            served = self._served(platforms, left_out, resolved)
         requires_python = self.metadata.core.requires_python or None
-        return write_lock(
+        before = _locked_versions(self.config.lock)
+        path = write_lock(
             self.config.lock,
             plans,
             requires_python=requires_python,
             inputs=self._lock_inputs(),
             python_versions=[p.python_version for p in served if p.local_tags],
         )
+        reporter.locked(path, before, _locked_versions(path), served)
+        return path
 
     def _targets(self) -> list[Target]:
         config = self.config
@@ -605,15 +587,18 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         )
 
 
-def _described(platforms: list[Platform]) -> str:
-    local = [p.python_version for p in platforms if p.local_tags]
-    others = [p.text for p in platforms if not p.local_tags]
-    parts = [f"Python {', '.join(local)}"] if local else []
-    return ", ".join(parts + [f"platform {text}" for text in others])
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+def _locked_versions(path: str) -> dict[str, set[str]] | None:
+    """{name: versions} of the lock at `path`; None when there is none (or none readable)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        lock = read_lock(path)
+    except LockError:
+        return None
+    versions: dict[str, set[str]] = {}
+    for package in lock.packages:
+        versions.setdefault(package.name, set()).add(package.version)
+    return versions
 
 
 def _public_requirement(requirement: str) -> str:

@@ -63,6 +63,31 @@ try:  # pip internals: a speed-up only, skipped if a pip version lacks them
             wheels[filename] = wheel_class(filename)
         return wheels[filename]
     collector.LinkCollector.fetch_response = fetch_response
+    # pip logs an index page it could not fetch at debug level only, then reports "no version found":
+    # one line of our own names the index and why (diagnosis.py's INDEX_FAILURE), each time the page
+    # is asked for, cached failures included.
+    from pip._internal.utils.misc import redact_auth_from_url
+    fail, failed, failures = collector._handle_get_simple_fail, [], {}
+    def handle_get_simple_fail(link, reason, meth=None):
+        failed.append(reason)
+        fail(link, reason, meth)
+    def fetch_or_fail(self, location, *args, **kwargs):
+        url = location.url
+        if url not in pages:
+            del failed[:]
+            content = fetch_response(self, location, *args, **kwargs)
+            if content is None and failed:
+                scope = getattr(self, "search_scope", None)
+                indexes = [u for u in getattr(scope, "index_urls", []) if url.startswith(u.rstrip("/") + "/")]
+                where = redact_auth_from_url(indexes[0] if indexes else url)
+                where = "the index " + where if indexes else where
+                reason = " ".join(str(failed[-1]).split())
+                failures[url] = "hatch-pex-index-failure\\t%s\\t%s" % (where, reason)
+        if url in failures:
+            sys.stderr.write(failures[url] + "\\n")
+        return pages[url]
+    collector._handle_get_simple_fail = handle_get_simple_fail
+    collector.LinkCollector.fetch_response = fetch_or_fail
     package_finder.parse_links = parse_links
     package_finder.Wheel = wheel_named
 except (ImportError, AttributeError):
@@ -260,8 +285,13 @@ def run_pip(python: str, arguments: list[str], platform: Platform | None = None)
                 status = servers.run(arguments, markers, log, release)
             finally:
                 servers.close()
-        with open(log, encoding="utf-8", errors="replace") as stream:
-            output = stream.read()
+        try:
+            with open(log, encoding="utf-8", errors="replace") as stream:
+                output = stream.read()
+        except FileNotFoundError:  # the pip process ended before it took the command
+            runner = platform.python if platform and platform.python else python
+            output = f"ERROR: pip ({runner}) ended without running the command"
+            status = status or 1
     # `hatch -v build` shows it (redacted); platforms resolve at once, so each block names its own.
     progress.tool_output(f"pip ({platform.description})" if platform else "pip", output)
     return status, output
@@ -289,6 +319,31 @@ def _borrowed_pip(directory: str) -> str:
     holder = work_subdirectory(directory, "borrowed-pip")
     os.symlink(os.path.dirname(os.path.abspath(pip.__file__)), os.path.join(holder, "pip"))
     return holder
+
+
+def resolution_arguments() -> list[str]:
+    """pip's options for a resolution: `--quiet` (quiet_arguments) and one retry per request.
+
+    pip retries each request five times with a growing pause: 8 s for each page of an index that
+    refuses connections, minutes across the versions a build serves, before it says anything. One retry
+    rides out a blip; a PIP_RETRIES variable or a `retries` in pip's configuration is honoured instead.
+    Downloads keep pip's schedule: their index answered a moment ago.
+    """
+    return [*quiet_arguments(), *([] if _retries_configured() else ["--retries", "1"])]
+
+
+@cache
+def _retries_configured() -> bool:
+    if "PIP_RETRIES" in os.environ:
+        return True
+    try:  # pip's configuration files, read as pip reads them (the build's own pip)
+        from pip._internal.configuration import Configuration
+
+        configuration = Configuration(isolated=False)
+        configuration.load()
+        return any(key.rpartition(".")[2] == "retries" for key, _ in configuration.items())
+    except Exception:  # an internal API: if it changed, cut the retries anyway
+        return False
 
 
 def quiet_arguments() -> list[str]:

@@ -38,9 +38,9 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import buildcache, progress
 from .credentials import provide_credentials, without_credentials, work_subdirectory
-from .piprunner import pip_servers, quiet_arguments, run_pip
+from .diagnosis import Cause, causes
+from .piprunner import pip_servers, quiet_arguments, resolution_arguments, run_pip
 from .platforms import CURRENT, Platform, first_patch
-from .redact import redact
 
 
 class ResolveError(Exception):
@@ -51,6 +51,25 @@ class ResolveError(Exception):
     #: The Requires-Python of the releases pip passed over for the platform's Python ("3.11.0"): a
     #: later patch release of that Python may be served by them (`later_release`).
     skipped_requires_python: tuple[str, ...] = ()
+    #: Why, as the distinct causes pip's output gives (diagnosis.py); none: the message says it all.
+    causes: tuple[Cause, ...] = ()
+    #: Whether that attempt could use wheels only (on another Python's or machine's behalf).
+    binary_only = False
+    #: Whether no interpreter of the platform's version was found to resolve it natively.
+    no_interpreter = False
+
+
+class PlatformsFailed(ResolveError):
+    """Platforms the file must serve failed: every failure, its causes said once for the versions they
+    apply to (progress.failure_lines)."""
+
+    def __init__(self, failures: dict[Platform, ResolveError], no_index: bool = False) -> None:
+        self.failures = failures
+        lines = progress.failure_lines(failures, progress.FailureContext(no_index=no_index))
+        super().__init__(
+            "The dependency closure could not be resolved:\n" + "\n".join(f"  {line}" for line in lines)
+        )
+        self.native_might_help = False
 
 
 class IntegrityError(ResolveError):
@@ -170,7 +189,7 @@ class Closure:
 
     distributions: list[Distribution]
     platform_sets: dict[str, list[str]]
-    left_out: dict[str, str] = field(default_factory=dict)
+    left_out: dict[Platform, ResolveError] = field(default_factory=dict)
 
 
 Planner = Callable[[Platform, str], "list[PlannedFile] | None"]
@@ -184,14 +203,17 @@ def for_each_platform(
     work_dir: str,
     optional: frozenset[str] = frozenset(),
     find_python: Callable[[str], str | None] | None = None,
-) -> tuple[dict[Platform, T], dict[str, str]]:
+    no_index: bool = False,
+) -> tuple[dict[Platform, T], dict[Platform, ResolveError]]:
     """`work(platform, its own directory)` for every platform, concurrently, in platform order; the
     directories are made inside `work_dir`, which must exist (it is never made again: see
     `work_subdirectory`).
 
     A local platform that fails on another Python's behalf is tried again natively by an interpreter
-    of its version (`find_python`). A failure of a platform in `optional` (by text) is returned as
-    left out; any other failure is raised.
+    of its version (`find_python`). Failures of platforms in `optional` (by text) are returned, as
+    left out; if any other platform fails, PlatformsFailed names every failure (`no_index` for its
+    words). A file that does not match its sha256 (IntegrityError) fails the build whichever platform
+    needed it.
     """
 
     def attempt(number: int, platform: Platform) -> T:
@@ -212,26 +234,26 @@ def for_each_platform(
                     raise
                 python = find_python(platform.python_version)
                 if python is None:
-                    raise ResolveError(
-                        f"{error} (and no Python {platform.python_version} interpreter was found on this "
-                        f"machine to build from source: see PATH, pyenv, uv or PEX_PYTHON_PATH)"
-                    ) from None
+                    error.no_interpreter = True
+                    raise
                 platform = platform.with_python(python)
                 parent, name = directory, "native"
 
     results: dict[Platform, T] = {}
-    left_out: dict[str, str] = {}
+    failures: dict[Platform, ResolveError] = {}
     workers = max(1, min(len(platforms), (os.cpu_count() or 1) + 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(attempt, number, p) for number, p in enumerate(platforms)]
         for platform, future in zip(platforms, futures):
             try:
                 results[platform] = future.result()
+            except IntegrityError:
+                raise
             except ResolveError as error:
-                if platform.text not in optional or isinstance(error, IntegrityError):
-                    raise
-                left_out[platform.text] = str(error)
-    return results, left_out
+                failures[platform] = error
+    if any(platform.text not in optional for platform in failures):
+        raise PlatformsFailed(failures, no_index)
+    return results, failures
 
 
 def resolve(
@@ -268,6 +290,7 @@ def resolve(
             work_dir=work_dir,
             optional=optional,
             find_python=find_python,
+            no_index=options.no_index,
         )
     distributions: dict[str, Distribution] = {}
     platform_sets: dict[str, list[str]] = {}
@@ -344,7 +367,14 @@ def plan_with_pip(
     python: str = sys.executable,
 ) -> list[PlannedFile]:
     report_path = os.path.join(work_dir, "pip-report.json")
-    arguments = ["install", "--dry-run", "--ignore-installed", "--report", report_path, *quiet_arguments()]
+    arguments = [
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--report",
+        report_path,
+        *resolution_arguments(),
+    ]
     arguments += options.pip_arguments() + platform.pip_arguments()
     for path in options.requirements_files:
         arguments += ["--requirement", path]
@@ -536,13 +566,22 @@ def _hash_failure(output: str, items: list[PlannedFile]) -> IntegrityError | Non
         )
         problems.append(str(_mismatch(item, filename, "downloaded", mismatch.found, hint)))
     if not problems:
-        return IntegrityError(f"A downloaded file does not match its sha256: {_reason(output)}")
+        reasons = "; ".join(cause.detail or cause.subject for cause in causes(output))
+        return IntegrityError(f"A downloaded file does not match its sha256: {reasons}")
     return IntegrityError(" ".join(problems))
 
 
-def _pip_failure(action: str, output: str, platform: Platform) -> ResolveError:
-    error = ResolveError(f"pip could not {action}: {_reason(output, not platform.is_native)}")
+def _pip_failure(action: str, output: str, platform: Platform | None) -> ResolveError:
+    """pip's failure, with its causes (diagnosis.py) for the build's report."""
+    found = causes(output)
+    error = ResolveError(f"pip could not {action}: {'; '.join(c.detail or c.subject for c in found)}")
+    error.causes = found
+    error.binary_only = platform is not None and not platform.is_native
+    # An index that cannot be reached or refuses is no closer natively: say so now.
+    error.native_might_help = not any(cause.is_index_failure for cause in found)
     error.skipped_requires_python = skipped_requires_python(output)
+    context = progress.FailureContext()
+    error.args = (f"pip could not {action}: {'; '.join(progress.cause_sentences(error, platform, context))}",)
     return error
 
 
@@ -553,10 +592,7 @@ def _for(platform: Platform) -> str:
 def _run_pip(python: str, arguments: list[str], *, action: str, platform: Platform | None = None) -> None:
     status, output = run_pip(python, arguments, platform)
     if status != 0:
-        binary_only = platform is not None and not platform.is_native
-        error = ResolveError(f"pip could not {action}: {_reason(output, binary_only)}")
-        error.skipped_requires_python = skipped_requires_python(output)
-        raise error
+        raise _pip_failure(action, output, platform)
 
 
 _SKIPPED_HEAD = "Ignored the following versions that require a different python version:"
@@ -595,32 +631,6 @@ def later_release(platform: Platform, skipped: tuple[str, ...]) -> int | None:
         if micro is not None:
             micros.append(micro)
     return min(micros, default=None)
-
-
-def _reason(output: str, binary_only: bool = False) -> str:
-    """pip's own explanation, credentials removed: its ERROR lines, and why the index was unreachable."""
-    lines = [line.strip() for line in redact(output).splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR:")]
-    unreachable = [
-        line
-        for line in lines
-        if "Retrying" in line
-        or "Failed to establish a new connection" in line
-        or "Connection refused" in line
-    ]
-    chosen = (unreachable[-1:] if unreachable else []) + errors
-    if "ERROR: Exception:" in errors and lines:  # pip crashed: its traceback's last line says why
-        chosen.append(lines[-1])
-    if not chosen:
-        chosen = lines[-8:]
-    if any("(from versions: none)" in line for line in errors) and not unreachable:
-        chosen.append(
-            "(no index offered a wheel for it: on another Python's or machine's behalf only wheels can "
-            "be used)"
-            if binary_only
-            else "(no index offered any version: check the project name, and that the index is reachable)"
-        )
-    return " ".join(chosen) or "pip failed without saying why"
 
 
 def sha256_of(path: str) -> str:

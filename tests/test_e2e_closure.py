@@ -113,7 +113,9 @@ def test_exclude_with_pip(
     project = write_app(tmp_path, ["hp-requires-pure", "hp-native"])
     configure(project, 'exclude = ["HP_Requires_Pure"]\npython-versions = ["3.11", "3.12"]')
     build = helpers.hatch_build(project, env=env)
-    assert "left out of the file for Python 3.11, 3.12: hp-pure, hp-requires-pure" in output_of(build)
+    assert "hatch-pex: left out of the file for Python 3.11 and 3.12: hp-pure, hp-requires-pure" in output_of(
+        build
+    )
     pexes = helpers.built_artifacts(project)
     assert [p.name for p in pexes] == ["closure-app-0.1.0.pex", "closure-other-0.1.0.pex"]
     info = pex_info(pexes[0])

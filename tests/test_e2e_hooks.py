@@ -10,7 +10,7 @@ import helpers
 from helpers import configure
 
 #: A custom build hook that logs each run and, for the wheel, adds a generated file to it.
-HOOK = '''
+HOOK = """
 from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
@@ -25,7 +25,7 @@ class LoggingHook(BuildHookInterface):
             generated.parent.mkdir(parents=True, exist_ok=True)
             generated.write_text("made by the build hook\\n", encoding="utf-8")
             build_data["force_include"][str(generated)] = "versions_app/generated.txt"
-'''
+"""
 
 
 def hooked_app(tmp_path: Path) -> Path:

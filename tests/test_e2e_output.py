@@ -20,6 +20,8 @@ import helpers
 import pytest
 from helpers import configure, pex_info
 
+from hatch_pex.progress import versions_text
+
 OWN_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"  # hatch's build environment runs this Python
 ESCAPES = ("\r", "\x1b")
 TIME = r"\d+(?:ms|\.\d+s)"  # 85ms, 2.31s, 12.4s
@@ -55,7 +57,8 @@ def builds(
     files = {p.name: (p.stat().st_size, sha256(p), pex_info(p)) for p in helpers.built_artifacts(project)}
     verbose = hatch_build_at("-v", project, env)
     quiet = hatch_build_at("-q", project, env)
-    return {"default": default, "verbose": verbose, "quiet": quiet, "files": files}
+    quietest = hatch_build_at("-qq", project, env)
+    return {"default": default, "verbose": verbose, "quiet": quiet, "quietest": quietest, "files": files}
 
 
 def test_default_verbosity_reports_each_stage(builds: dict) -> None:
@@ -71,14 +74,12 @@ def test_default_verbosity_reports_each_stage(builds: dict) -> None:
 
     # The resolution: as many distributions as the file holds, for the versions it serves.
     info = files["demo-0.1.0.pex"][2]
-    versions = ", ".join(info["python_versions"])
+    versions = versions_text(info["python_versions"])  # "Python 3.9 to 3.13"
     resolved = [
         (i, match)
         for i, line in enumerate(lines)
         if (
-            match := re.fullmatch(
-                rf"Resolved (\d+) distributions for Python (.+) with pip in {TIME} \((.+)\)", line
-            )
+            match := re.fullmatch(rf"Resolved (\d+) distributions for (.+) with pip in {TIME} \((.+)\)", line)
         )
     ]
     assert len(resolved) == 1, result.stderr
@@ -136,6 +137,50 @@ def test_quiet_shows_only_the_file_names(builds: dict) -> None:
     assert "pip (" not in result.stderr
     # At the default verbosity hatch's build names the files on stderr, and stdout has only its header.
     assert [line for line in builds["default"].stdout.splitlines() if line.strip()] == [header]
+
+
+#: What hatch itself prints at -qq around a build (its target header, its build environment's set-up):
+#: docs/getting-started.md names them; the plugin adds nothing.
+HATCH_OWN_LINES = (r"─+ pex ─+", "Inspecting build dependencies", "Creating environment: .*", "Checking dependencies",
+                   "Syncing dependencies")  # fmt: skip
+
+
+def test_quietest_prints_nothing_of_its_own(builds: dict) -> None:
+    """`hatch -qq build -t pex`: no stage line, no warning (demo-app's default build has some: 3.14 and
+    3.15 are left out), no file name; only hatch's own lines."""
+    assert "warning" in output_of(builds["default"]), output_of(builds["default"])  # there was one to hide
+    result = builds["quietest"]
+    lines = [line for line in output_of(result).splitlines() if line.strip()]
+    theirs = [line for line in lines if not any(re.fullmatch(own, line) for own in HATCH_OWN_LINES)]
+    assert theirs == [], output_of(result)
+
+
+def test_every_file_written_is_named(tmp_path: Path, env: dict[str, str]) -> None:
+    """The SBOM beside each .pex is named as it is written."""
+    project = helpers.copy_fixture_app("demo-app", tmp_path)
+    configure(project, 'sbom = true\npython-versions = ["3.12"]')
+    lines = helpers.hatch_build(project, env=env).stderr.splitlines()
+    for name in ("demo-0.1.0.pex", "demo-echo-0.1.0.pex"):
+        assert f"Wrote the SBOM {name}.cdx.json" in lines, lines
+        assert (project / "dist" / f"{name}.cdx.json").is_file()
+
+
+def test_a_lock_says_what_it_locked_and_what_changed(tmp_path: Path, env: dict[str, str]) -> None:
+    project = helpers.copy_fixture_app("demo-app", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('"hp-pure"', '"hp-pure<2"'))
+    configure(project, 'lock = "pylock.toml"\npython-versions = ["3.11", "3.12"]')
+    first = helpers.hatch_build(project, env=env, target="pex:lock").stderr.splitlines()
+    # hp-pure 1.0, hp-native 1.0 (one release, a wheel per version)
+    assert "Locked 2 distributions for Python 3.11 and 3.12 in pylock.toml (a new lock)" in first, first
+    pyproject.write_text(pyproject.read_text().replace('"hp-pure<2"', '"hp-pure"'))
+    second = helpers.hatch_build(project, env=env, target="pex:lock").stderr.splitlines()
+    assert (
+        "Locked 2 distributions for Python 3.11 and 3.12 in pylock.toml (1 changed: hp-pure 1.0 -> 2.0)"
+        in second
+    )
+    third = helpers.hatch_build(project, env=env, target="pex:lock").stderr.splitlines()
+    assert "Locked 2 distributions for Python 3.11 and 3.12 in pylock.toml (nothing changed)" in third
 
 
 def test_uv_speaks_at_verbose(tmp_path: Path, env: dict[str, str]) -> None:
