@@ -10,6 +10,11 @@ docs/benchmarks.md (both apps) and docs/benchmarks.png (the small app's chart).
 
 Everything it installs (pex, shiv, hatch, matplotlib, this repository's plugin) goes into a private
 venv under benchmarks/work/ (gitignored). Timings are reported, never asserted.
+
+docs/benchmarks.md and docs/benchmarks.png are written only from a clean work tree (files git ignores
+aside), and the page records the commit measured: with uncommitted changes the run stops before it
+measures anything. `--markdown PATH --chart PATH` elsewhere are written from any tree; the page then
+says the tree had uncommitted changes.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from harness.builds import BuildRecord, measure_builds
 from harness.contenders import HATCH_PEX, HATCH_PEX_ONE_VERSION, VENV, Contender, artifact_size
 from harness.document import render_document
-from harness.facts import collect_facts
+from harness.facts import WorkTree, collect_facts, work_tree
 from harness.measure import (
     VARIANTS,
     Launch,
@@ -264,7 +270,11 @@ def previous_hatch_pex(workspace: Workspace, scenario: Scenario) -> dict[str, ob
 
 
 def measure(
-    options: argparse.Namespace, scenario: Scenario, rounds: dict[str, int], workspace: Workspace
+    options: argparse.Namespace,
+    scenario: Scenario,
+    rounds: dict[str, int],
+    workspace: Workspace,
+    tree: WorkTree,
 ) -> Results:
     revision = resolve_revision(options.baseline) if options.baseline else None
     before = revision_contender(workspace, revision, scenario.app) if revision is not None else None
@@ -290,7 +300,7 @@ def measure(
         workspace, launches, rounds["cold"], variants, scenario.memory, scenario.first_start_warm_up, first
     )
     meta = collect_facts(
-        workspace, interpreter, interpreter_version(interpreter), this_command(), rounds, scenario.app
+        workspace, interpreter, interpreter_version(interpreter), this_command(), rounds, tree, scenario.app
     )
     meta["app"] = scenario.app.key
     meta["variants"] = list(variants)
@@ -342,15 +352,93 @@ def publish(workspace: Workspace, options: argparse.Namespace, measured: Scenari
     log(f"wrote {options.markdown}" + (f" and {options.chart}" if small is not None else ""))
 
 
+DOCS_PAGE = REPO_ROOT / "docs" / "benchmarks.md"
+DOCS_CHART = REPO_ROOT / "docs" / "benchmarks.png"
+
+
+def writes_docs(options: argparse.Namespace) -> bool:
+    """Whether the page or the chart goes to the repository's docs/ (the published figures)."""
+    published = {DOCS_PAGE.resolve(), DOCS_CHART.resolve()}
+    return any(path.resolve() in published for path in (options.markdown, options.chart))
+
+
+def dirty_tree_problem(tree: WorkTree) -> str | None:
+    """Why docs/ must not take figures from this work tree, or None when it is clean."""
+    if tree.commit is None:
+        return f"{REPO_ROOT} is not a git checkout with a commit, so the page could not name what it measured"
+    if tree.changes:
+        shown = "\n".join(f"    {line}" for line in tree.changes[:20])
+        more = f"\n    ... and {len(tree.changes) - 20} more" if len(tree.changes) > 20 else ""
+        return (
+            f"the work tree has uncommitted changes (git status --porcelain):\n{shown}{more}\n"
+            f"docs/benchmarks.md must hold the figures of one commit ({tree.commit[:12]} and nothing else)"
+        )
+    return None
+
+
+def results_problem(results: Results | None, path: Path) -> str | None:
+    """Why a results file must not go into docs/ (measured from a dirty tree, or by an older harness that
+    did not record the commit), or None."""
+    if results is None:
+        return None
+    meta = results.meta
+    if meta.get("work_tree_clean") is True and meta.get("commit"):
+        return None
+    return (
+        f"{path} was measured from {meta.get('revision', 'an unknown revision')}, not from a clean "
+        "commit: measure that app again from a clean work tree (or delete the file)"
+    )
+
+
+def refuse(problem: str) -> NoReturn:
+    raise SystemExit(
+        f"benchmarks/run.py: refusing to write docs/benchmarks.md and docs/benchmarks.png: {problem}.\n"
+        "Commit (or stash) the changes and run again, or write the page and chart elsewhere with "
+        "--markdown PATH --chart PATH (the page then says the tree was dirty)."
+    )
+
+
+def check_docs_outputs(
+    options: argparse.Namespace, workspace: Workspace, tree: WorkTree, measured: Scenario | None
+) -> None:
+    """Before anything is measured: stop if the run would write docs/ from a dirty tree, or put into
+    docs/ results of the other app (or, with --report-only, of either) that were measured from one."""
+    if not writes_docs(options):
+        return
+    problem = dirty_tree_problem(tree)
+    if problem is None:
+        for scenario in (SMALL, LARGE):
+            if scenario is not measured:
+                path = workspace.results_file_for(scenario.results_name)
+                problem = results_problem(load_results(workspace, scenario), path)
+                if problem:
+                    break
+    if problem:
+        refuse(problem)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     options = parse_arguments(argv)
     workspace = Workspace(options.work_dir.resolve())
+    tree = work_tree()
     if options.report_only:
+        check_docs_outputs(options, workspace, tree, None)
         publish(workspace, options, None)
         return
     scenario = chosen_scenario(options)
-    results = measure(options, scenario, chosen_rounds(options, scenario), workspace)
-    results.save(workspace.results_file_for(scenario.results_name))
+    check_docs_outputs(options, workspace, tree, scenario)
+    results = measure(options, scenario, chosen_rounds(options, scenario), workspace, tree)
+    after = work_tree()
+    if after != tree:  # a commit or an edit during the run: the figures are of no one commit
+        log(f"the work tree changed during the run: {dirty_tree_problem(after) or 'HEAD moved'}")
+        changed = f"{tree.revision} (the work tree changed during the run)"
+        results.meta.update(work_tree_clean=False, revision=changed)
+    path = workspace.results_file_for(scenario.results_name)
+    results.save(path)
+    if writes_docs(options):
+        problem = results_problem(results, path)
+        if problem:
+            refuse(problem)
     publish(workspace, options, scenario)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from .contenders import APP_ARGUMENTS, APP_SCRIPT, LARGE_APP
 from .memory import BUILD_INTERVAL, START_INTERVAL
@@ -132,6 +133,19 @@ def interpreter_floor(results: Results) -> str:
     )
 
 
+def measured_commit(meta: dict[str, Any]) -> str:
+    """The commit the figures are of, and whether the work tree had changes beside it."""
+    commit = meta.get("commit")
+    if not commit:  # results of a harness that recorded only `git describe`-like text
+        return f"revision: {meta.get('revision')} (no commit hash recorded)"
+    if meta.get("work_tree_clean"):
+        return f"commit: `{commit}` (clean work tree)"
+    return (
+        f"commit: `{commit}`, **measured from a work tree with uncommitted changes** "
+        f"({meta.get('revision')}): these figures are not of that commit alone"
+    )
+
+
 def facts_section(results: Results, title: str) -> list[str]:
     meta = results.meta
     tools = ", ".join(f"{name} {version}" for name, version in sorted(meta.get("tool_versions", {}).items()))
@@ -139,7 +153,7 @@ def facts_section(results: Results, title: str) -> list[str]:
     return [
         f"### {title}",
         "",
-        f"- Date: {meta.get('date')}; hatch-pex revision: {meta.get('revision')}",
+        f"- Date: {meta.get('date')}; hatch-pex {measured_commit(meta)}",
         *revision_line(results),
         f"- CPU: {meta.get('cpu_count')} cores, {meta.get('cpu_model')}; memory: {meta.get('memory')}",
         f"- Platform: {meta.get('platform')}",
@@ -242,6 +256,9 @@ def render_document(small: Results | None, large: Results | None, chart_name: st
         "above); it installs pex, shiv, hatch, matplotlib and this repository's plugin into",
         "`benchmarks/work/` (gitignored). The raw samples of the last runs are in",
         "`benchmarks/work/results.json` (small app) and `benchmarks/work/results-large.json` (large app).",
+        'Run it from a clean checkout of the commit named under "Machine and versions": it refuses to',
+        "write this page (or its chart) from a work tree with uncommitted changes, before it measures",
+        "anything; `--markdown PATH --chart PATH` write elsewhere from any tree.",
         "",
     ]
     return "\n".join(lines)

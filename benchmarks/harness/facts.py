@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,15 +45,44 @@ def memory_gib() -> str:
     return "unknown"
 
 
-def repository_revision() -> str:
-    def git(*arguments: str) -> str:
-        completed = subprocess.run(
-            ["git", *arguments], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-        )
-        return completed.stdout.strip() if completed.returncode == 0 else ""
+@dataclass(frozen=True)
+class WorkTree:
+    """The repository's state: the commit checked out (None outside a git checkout) and what differs from
+    it (`git status --porcelain` lines: changed tracked files and untracked files git does not ignore)."""
 
-    revision = git("rev-parse", "--short", "HEAD") or "no commit yet"
-    return revision + (" with uncommitted changes" if git("status", "--porcelain") else "")
+    commit: str | None
+    changes: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return self.commit is not None and not self.changes
+
+    @property
+    def revision(self) -> str:
+        """The short form the page's headings use: `1a2b3c4`, `1a2b3c4 with uncommitted changes`."""
+        if self.commit is None:
+            return "not a git checkout"
+        return self.commit[:7] + ("" if self.clean else " with uncommitted changes")
+
+    def facts(self) -> dict[str, Any]:
+        return {"revision": self.revision, "commit": self.commit, "work_tree_clean": self.clean}
+
+
+def work_tree() -> WorkTree:
+    def git(*arguments: str) -> str | None:
+        try:
+            completed = subprocess.run(
+                ["git", *arguments], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+            )
+        except OSError:  # no git
+            return None
+        return completed.stdout if completed.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "HEAD")
+    status = git("status", "--porcelain")
+    if commit is None or status is None:
+        return WorkTree(None, ())
+    return WorkTree(commit.strip(), tuple(line for line in status.splitlines() if line.strip()))
 
 
 def base_site_packages(interpreter: Path) -> str:
@@ -72,6 +102,7 @@ def collect_facts(
     interpreter_version: str,
     command: str,
     rounds: dict[str, int],
+    tree: WorkTree,
     app: App | None = None,
 ) -> dict[str, Any]:
     venv_python = workspace.artifact_dir("venv") / "venv" / "bin" / "python"
@@ -90,5 +121,5 @@ def collect_facts(
         "base_site_packages": base_site_packages(interpreter),
         "tool_versions": tool_versions(workspace),
         "app_versions": app_versions,
-        "revision": repository_revision(),
+        **tree.facts(),
     }
