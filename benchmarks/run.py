@@ -371,7 +371,8 @@ def dirty_tree_problem(tree: WorkTree) -> str | None:
         more = f"\n    ... and {len(tree.changes) - 20} more" if len(tree.changes) > 20 else ""
         return (
             f"the work tree has uncommitted changes (git status --porcelain):\n{shown}{more}\n"
-            f"docs/benchmarks.md must hold the figures of one commit ({tree.commit[:12]} and nothing else)"
+            f"docs/benchmarks.md must hold the figures of one commit ({tree.commit[:12]} and nothing else): "
+            "commit (or stash) the changes and run again"
         )
     return None
 
@@ -393,8 +394,8 @@ def results_problem(results: Results | None, path: Path) -> str | None:
 def refuse(problem: str) -> NoReturn:
     raise SystemExit(
         f"benchmarks/run.py: refusing to write docs/benchmarks.md and docs/benchmarks.png: {problem}.\n"
-        "Commit (or stash) the changes and run again, or write the page and chart elsewhere with "
-        "--markdown PATH --chart PATH (the page then says the tree was dirty)."
+        "To see the figures anyway, write the page and chart elsewhere with --markdown PATH --chart PATH "
+        "(the page then says the tree was dirty)."
     )
 
 
