@@ -1,10 +1,13 @@
 """The documentation site, opened in a real browser: headless Chromium driven by Selenium.
 
 `python3 -m tox -e docs` builds the site with `mkdocs build --strict` and runs this file with
-HATCH_PEX_DOCS_SITE set to the built directory. From the front page it follows every internal link and
-fails on a page that does not load (HTTP error), a link to a fragment that no element of its page has,
-an image that did not load (naturalWidth 0), a console error (SEVERE), or a resource loaded from
-outside the served site (the site must work offline). It saves a screenshot of the front page.
+HATCH_PEX_DOCS_SITE set to the built directory. It crawls the site twice: served over HTTP on loopback,
+and opened from disk (file://, as someone reading the built site offline does). From the front page it
+follows every internal link and fails on a page that does not load (an HTTP error, a missing file), a
+link that leads to a directory (a file:// browser shows a directory listing there, not a page: the site
+is built with `use_directory_urls: false`), a link to a fragment that no element of its page has, an
+image that did not load (naturalWidth 0), a console error (SEVERE), or a resource loaded from outside the
+site (the site must work offline). It saves a screenshot of the front page.
 
 Without HATCH_PEX_DOCS_SITE (the `py` env) the browser test is skipped; the link logic is unit-tested.
 The browser is Debian's chromium and its driver (/usr/bin/chromium, /usr/bin/chromedriver; the docs
@@ -58,19 +61,35 @@ Promise.all(images.map(i => i.complete ? null : new Promise(r => { i.onload = i.
 RESOURCES_SCRIPT = "return performance.getEntriesByType('resource').map(e => e.name)"
 
 
+# A directory opened in the browser: Chromium's listing of a file:// directory is titled "Index of <path>".
+LISTING_SCRIPT = "return document.title.startsWith('Index of ')"
+
+
 def page_key(url: str) -> str:
-    """The page a URL shows: no fragment or query, and `dir/` the same page as `dir/index.html`."""
+    """The page a URL shows: no fragment or query; over HTTP, `dir/` the same page as `dir/index.html`
+    (the server answers one with the other). From disk they differ: `dir/` is a directory listing."""
     parts = urlsplit(urldefrag(url)[0])
     path = parts.path or "/"
-    if path.endswith("/index.html"):
+    if parts.scheme != "file" and path.endswith("/index.html"):
         path = path[: -len("index.html")]
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def internal(url: str, origin: str) -> bool:
-    """Whether the crawl follows the link: same scheme, host and port as the served site."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" == origin
+def internal(url: str, root: str) -> bool:
+    """Whether the crawl follows the link: a URL under the site's root URL (`http://127.0.0.1:PORT/`,
+    or `file:///path/to/site/`), same scheme and host."""
+    parts, site = urlsplit(url), urlsplit(root)
+    return (parts.scheme, parts.netloc) == (site.scheme, site.netloc) and parts.path.startswith(site.path)
+
+
+def file_problem(url: str) -> str | None:
+    """Why a file:// URL shows no page of the site (a missing file, a directory), or None."""
+    path = Path(unquote(urlsplit(url).path))
+    if path.is_dir():
+        return "a directory: opened from disk it shows a directory listing, not a page"
+    if not path.is_file():
+        return "no such file"
+    return None
 
 
 @dataclass
@@ -87,15 +106,30 @@ def test_page_key() -> None:
     assert page_key("http://127.0.0.1:8000/index.html#top") == "http://127.0.0.1:8000/"
     assert page_key("http://127.0.0.1:8000/runtime/index.html") == "http://127.0.0.1:8000/runtime/"
     assert page_key("http://127.0.0.1:8000/runtime/?q=1#the-cache") == "http://127.0.0.1:8000/runtime/"
+    assert page_key("http://127.0.0.1:8000/runtime.html#the-cache") == "http://127.0.0.1:8000/runtime.html"
     assert page_key("http://127.0.0.1:8000/benchmarks.png") == "http://127.0.0.1:8000/benchmarks.png"
+    assert page_key("file:///site/index.html#top") == "file:///site/index.html"
+    assert page_key("file:///site/runtime/") == "file:///site/runtime/"
 
 
 def test_internal() -> None:
-    origin = "http://127.0.0.1:8000"
-    assert internal("http://127.0.0.1:8000/cli/#verify", origin)
-    assert not internal("http://127.0.0.1:8001/cli/", origin)
-    assert not internal("https://hatch.pypa.io/latest/", origin)
-    assert not internal("mailto:someone@example.org", origin)
+    root = "http://127.0.0.1:8000/"
+    assert internal("http://127.0.0.1:8000/cli.html#verify", root)
+    assert not internal("http://127.0.0.1:8001/cli.html", root)
+    assert not internal("https://hatch.pypa.io/latest/", root)
+    assert not internal("mailto:someone@example.org", root)
+    site = "file:///tmp/site/"
+    assert internal("file:///tmp/site/cli.html#verify", site)
+    assert not internal("file:///tmp/other/cli.html", site)
+    assert not internal("file:///etc/passwd", site)
+
+
+def test_file_problem(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<p>page</p>")
+    (tmp_path / "runtime").mkdir()
+    assert file_problem((tmp_path / "page.html").as_uri()) is None
+    assert "directory listing" in (file_problem(tmp_path.as_uri() + "/runtime/") or "")
+    assert file_problem((tmp_path / "missing.html").as_uri()) == "no such file"
 
 
 def test_included_section() -> None:
@@ -188,14 +222,14 @@ def status_problem(url: str) -> str | None:
     return None
 
 
-def crawl(driver: Any, origin: str) -> Crawl:
-    """Open the front page, then every internal page it leads to, breadth first."""
+def crawl(driver: Any, root: str, start: str) -> Crawl:
+    """Open the front page (`start`), then every page under `root` it leads to, breadth first."""
     found = Crawl()
-    queue, seen = [f"{origin}/"], {f"{origin}/"}
-    referrers: dict[str, str] = {f"{origin}/": "(start)"}
+    queue, seen = [start], {start}
+    referrers: dict[str, str] = {start: "(start)"}
     while queue:
         url = queue.pop(0)
-        problem = status_problem(url)
+        problem = file_problem(url) if url.startswith("file:") else status_problem(url)
         if problem:
             found.problems.append(f"broken link to {url} ({problem}), on {referrers[url]}")
             continue
@@ -203,17 +237,19 @@ def crawl(driver: Any, origin: str) -> Crawl:
             continue  # a file (an image, the chart): served, nothing to open in the browser
         driver.get(url)
         found.pages.append(url)
+        if driver.execute_script(LISTING_SCRIPT):
+            found.problems.append(f"directory listing instead of a page at {url}, on {referrers[url]}")
         for entry in driver.get_log("browser"):
             if entry.get("level") == "SEVERE":
                 found.problems.append(f"console error on {url}: {entry.get('message')}")
         for source in driver.execute_async_script(BROKEN_IMAGES_SCRIPT):
             found.problems.append(f"image not loaded on {url}: {source}")
         for resource in driver.execute_script(RESOURCES_SCRIPT):
-            if not internal(resource, origin):  # fonts, scripts, ... from the internet: not offline
+            if not internal(resource, root):  # fonts, scripts, ... from the internet: not offline
                 found.problems.append(f"resource from outside the site on {url}: {resource}")
         links = driver.execute_script("return Array.from(document.querySelectorAll('a[href]'), a => a.href)")
         for link in links:
-            if not internal(link, origin):
+            if not internal(link, root):
                 continue  # external links are not followed: the test must not need the network
             target, fragment = urldefrag(link)
             key = page_key(target)
@@ -242,19 +278,25 @@ def check_fragments(driver: Any, found: Crawl) -> None:
                 found.problems.append(f"broken anchor {page}#{fragment}, on {referrer}")
 
 
-def test_site_in_browser(site: Path, origin: str, browser: Any, tmp_path: Path) -> None:
-    found = crawl(browser, origin)
-    check_fragments(browser, found)
+def check_site(driver: Any, site: Path, root: str, start: str) -> Crawl:
+    """Crawl the site from `start`; fail on every problem, and on a built page no link leads to."""
+    found = crawl(driver, root, start)
+    check_fragments(driver, found)
 
     # Every page mkdocs built is reachable from the front page (through the navigation).
     built = {
-        page_key(f"{origin}/{path.relative_to(site).as_posix()}")
+        page_key(f"{root}{path.relative_to(site).as_posix()}")
         for path in site.rglob("*.html")
         if path.name != "404.html"
     }
     unreached = sorted(built - {page_key(p) for p in found.pages})
     problems = [*found.problems, *(f"no link leads to {page}" for page in unreached)]
     assert not problems, "\n".join(problems)
+    return found
+
+
+def test_site_in_browser(site: Path, origin: str, browser: Any, tmp_path: Path) -> None:
+    found = check_site(browser, site, f"{origin}/", f"{origin}/")
 
     browser.get(f"{origin}/")
     screenshot = tmp_path / "front.png"
@@ -264,3 +306,10 @@ def test_site_in_browser(site: Path, origin: str, browser: Any, tmp_path: Path) 
     if stable:
         shutil.copyfile(screenshot, stable)
         print(f"front page screenshot copied to {stable}")
+
+
+def test_site_from_disk(site: Path, browser: Any) -> None:
+    """The built site opened as files (file://), with no server: every link leads to a page."""
+    root = site.resolve().as_uri() + "/"
+    found = check_site(browser, site, root, f"{root}index.html")
+    print(f"{len(found.pages)} pages crawled from {root}")
