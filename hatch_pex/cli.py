@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from . import version
 from .bootstrap.log import BootError
 from .bootstrap.printable import printable
 from .bootstrap.report import (
@@ -29,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
         prog="hatch-pex",
         description="Inspect, verify and compare .pex files written by hatch-pex.",
     )
+    # argparse acts on --version as it meets it, before it asks for the required COMMAND.
+    main.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = commands.add_parser(
         "inspect", help="what a .pex runs and holds", description="What a .pex runs and holds (exit 0)."

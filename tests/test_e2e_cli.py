@@ -18,6 +18,7 @@ from pathlib import Path
 import helpers
 import pytest
 from helpers import configure, pex_info
+from packaging.utils import parse_wheel_filename
 
 from hatch_pex.bootstrap import report
 
@@ -490,6 +491,40 @@ def test_diff_names_every_other_pex_info_key_that_differs(
     assert (
         json.loads(cli(hatchling_venv, "diff", first, first, "--json", env=env).stdout)["identical"] is True
     )
+
+
+# -- --version -------------------------------------------------------------------------------------------
+
+
+def test_version_is_the_installed_distributions(
+    hatchling_venv: Path, artifacts: helpers.Artifacts, env: dict[str, str]
+) -> None:
+    """`hatch-pex --version` and `python -m hatch_pex --version`, from a venv where the session's wheel
+    is installed, print the wheel's version (read from the installed metadata) and nothing else."""
+    assert artifacts.hatch_pex_wheel is not None
+    wheel_version = str(parse_wheel_filename(artifacts.hatch_pex_wheel.name)[1])
+    script = hatchling_venv.parent / "hatch-pex"
+    for command in ([script, "--version"], [hatchling_venv, "-m", "hatch_pex", "--version"]):
+        result = helpers.run(command, env=env, check=False)
+        assert result.returncode == 0, helpers.describe(result)
+        assert result.stdout == f"hatch-pex {wheel_version}\n", helpers.describe(result)
+        assert result.stderr == ""
+
+
+def test_version_from_a_source_tree(
+    interpreters: dict[str, Path], env: dict[str, str], tmp_path: Path
+) -> None:
+    """Run from a checkout that was never installed there is no metadata to read: `0+unknown`, not a
+    traceback. -S keeps site-packages (where a hatch-pex-builder might be installed) off sys.path."""
+    python = next(iter(interpreters.values()))
+    result = helpers.run(
+        [python, "-S", "-m", "hatch_pex", "--version"],
+        env={**env, "PYTHONPATH": str(helpers.REPO_ROOT)},
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, helpers.describe(result)
+    assert result.stdout == "hatch-pex 0+unknown\n", helpers.describe(result)
 
 
 # -- errors --------------------------------------------------------------------------------------------
