@@ -7,6 +7,7 @@ style of hatchling's own builders. Keys that hatch itself owns for every target 
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import cached_property
 from typing import Any
@@ -464,13 +465,28 @@ class PexBuilderConfig(BuilderConfig):
         known = set(_OWN_KEYS) | _HATCH_KEYS
         unknown = sorted(set(self.target_config) - known)
         if unknown:
+            suggestion = _closest_key(unknown[0], known)
+            hint = f"did you mean `{suggestion}`? The" if suggestion else "the"
             raise ValueError(
                 f"Unknown field `{self._field(unknown[0])}`; "
-                f"the pex target knows: {', '.join(sorted(_OWN_KEYS))}"
+                f"{hint} pex target knows: {', '.join(sorted(_OWN_KEYS))}"
             )
         for key in _OWN_KEYS:
             getattr(self, key.replace("-", "_"))
         self.entry_selection  # noqa: B018 - validation side effect
+
+
+def _closest_key(key: str, known: set[str]) -> str | None:
+    """The known key `key` most likely misspells, if one is close (difflib's default ratio, 0.6).
+
+    Keys are compared as dashed lower case first, so that the snake_case or capitalised spelling of a
+    key (`python_versions`, `Entry-Point`), the commonest slip, always finds it.
+    """
+    spelled = key.strip().lower().replace("_", "-")
+    if spelled in known:
+        return spelled
+    close = difflib.get_close_matches(spelled, sorted(known), n=1)
+    return close[0] if close else None
 
 
 _OWN_KEYS = (

@@ -144,6 +144,30 @@ def test_bad_values_name_the_field(tmp_path: Path, key: str, value: Any, expecte
     assert expected in message
 
 
+@pytest.mark.parametrize(
+    ("key", "suggested"),
+    [
+        ("python-version", "python-versions"),  # one letter short
+        ("python_versions", "python-versions"),  # snake_case: TOML allows it, hatch keys use dashes
+        ("Entry_Point", "entry-point"),
+        ("extra-index-url", "extra-index-urls"),
+        ("shebang", "python-shebang"),
+        ("dependencie", "dependencies"),  # a key hatch owns for every target is suggested too
+    ],
+)
+def test_unknown_key_suggests_the_closest_known_key(tmp_path: Path, key: str, suggested: str) -> None:
+    message = error_of(tmp_path, key, ["3.12"])
+    assert message.startswith(
+        f"Unknown field `{FIELD}.{key}`; did you mean `{suggested}`? The pex target knows: args, "
+    ), message
+
+
+def test_unknown_key_without_a_close_one_suggests_nothing(tmp_path: Path) -> None:
+    message = error_of(tmp_path, "colour", True)
+    assert message.startswith(f"Unknown field `{FIELD}.colour`; the pex target knows: args, "), message
+    assert "did you mean" not in message
+
+
 def test_python_versions_outside_the_constraints(tmp_path: Path) -> None:
     builder = make_builder(tmp_path, {"python-versions": ["3.9", "3.12"]}, **{"requires-python": ">=3.10"})
     with pytest.raises(
