@@ -16,6 +16,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from . import archive
+from . import version as own_version
 from .config import PexBuilderConfig
 from .credentials import scratch_directory, work_subdirectory
 from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
@@ -326,7 +327,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             closure,
             served,
             timestamp=timestamp,
-            tool_version=_own_version(),
+            tool_version=own_version(),
             indexes=index_urls(self._resolve_options()),
         )
 
@@ -540,7 +541,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             project_requirement += f"[{','.join(features)}]"
         info: dict[str, Any] = {
             "format": archive.FORMAT,
-            "hatch_pex_version": _own_version(),
+            "hatch_pex_version": own_version(),
             "project": {"name": metadata.core.name, "version": metadata.version},
             "entry_point": target.entry_point,
             "script": target.script,
@@ -605,12 +606,3 @@ def _public_requirement(requirement: str) -> str:
     """A requirement as recorded in PEX-INFO: a direct URL loses its credentials."""
     name, at, url = requirement.partition("@")
     return f"{name}@ {strip_credentials(url.strip())}" if at else requirement
-
-
-def _own_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hatch-pex-builder")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
