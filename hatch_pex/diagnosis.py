@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
+from .bootstrap.printable import printable
 from .redact import redact
 
 # What went wrong, from the most fundamental: when an index fails, "no version found" is its echo.
@@ -86,9 +87,8 @@ def causes(output: str) -> tuple[Cause, ...]:
         else:
             listed = [v.strip() for v in versions.split(",")]
             shown = ", ".join(listed[-6:])
-            found[Cause(NO_MATCHING_VERSION, requirement, shown if len(listed) <= 6 else f"..., {shown}")] = (
-                None
-            )
+            shown = shown if len(listed) <= 6 else f"..., {shown}"
+            found[Cause(NO_MATCHING_VERSION, _shortened(requirement), _shortened(shown))] = None
     if _CONFLICT_HEAD in text:
         head = text.index(_CONFLICT_HEAD) + len(_CONFLICT_HEAD)
         reasons: list[str] = []
@@ -137,7 +137,7 @@ def _index_cause(url: str, reason: str) -> Cause:
     status = _HTTP_STATUS.search(reason) or _TOO_MANY.search(reason)
     if status:
         phrase = status.group(2) if status.re is _HTTP_STATUS else "error responses"
-        return Cause(INDEX_REFUSED, url, f"HTTP {status.group(1)} {phrase}".strip())
+        return Cause(INDEX_REFUSED, _shortened(url), _shortened(f"HTTP {status.group(1)} {phrase}"))
     lowered = reason.lower()
     if "refused" in lowered:
         detail = "connection refused"
@@ -151,14 +151,16 @@ def _index_cause(url: str, reason: str) -> Cause:
         detail = "the proxy failed"
     else:
         detail = _shortened(reason, 120)
-    return Cause(INDEX_UNREACHABLE, url, detail)
+    return Cause(INDEX_UNREACHABLE, _shortened(url), detail)
 
 
 def _project(requirement: str) -> str:
     match = _REQUIREMENT_NAME.match(requirement)
-    return str(canonicalize_name(match.group(0))) if match else requirement
+    return str(canonicalize_name(match.group(0))) if match else _shortened(requirement)
 
 
 def _shortened(text: str, limit: int = DETAIL_LIMIT) -> str:
-    text = " ".join(text.split())
+    """One line of at most `limit` characters, escape sequences shown rather than acted on: an index's
+    HTTP reason phrase or a project's name is whatever a server sent."""
+    text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."

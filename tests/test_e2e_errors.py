@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -129,3 +131,31 @@ def test_unreachable_index_is_named_once_and_soon(tmp_path: Path, env: dict[str,
     ]
     assert "builder" not in output
     assert took < 30, f"{took:.1f} s to report an index that refuses connections"
+
+
+class RefusingIndex(http.server.BaseHTTPRequestHandler):
+    """An index that refuses every request, with a reason phrase that would rewrite the terminal."""
+
+    def do_GET(self) -> None:
+        self.send_response(403, "Forbidden\x1b[2K\x1b[1AOK")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_refusing_index_is_named_and_its_words_escaped(tmp_path: Path, env: dict[str, str]) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingIndex)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+        output = failed_build(tmp_path, env, f'index-url = "{url}"\npython-versions = ["3.12"]')
+    finally:
+        server.shutdown()
+    assert resolution_message(output) == [
+        "hatch-pex: The dependency closure could not be resolved:",
+        f"  for Python 3.12: the index {url} refused the request (HTTP 403 Forbidden\\x1b[2K\\x1b[1AOK); check "
+        "the credentials (user:password in the URL, netrc or keyring)",
+    ]
+    assert "\x1b" not in output

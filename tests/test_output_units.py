@@ -228,3 +228,14 @@ def test_the_size_warning_counts_like_for_like_above_the_threshold() -> None:
         "hatch-pex: warning: serving Python 3.11 and 3.12 makes the wheels 120.1 MB, against 60.1 MB for one version;"
     )
     assert f"`{key}.platforms`" in line
+
+
+def test_a_servers_words_cannot_act_on_the_terminal() -> None:
+    """An index's HTTP reason phrase is whatever it sent: escape sequences are shown, not acted on."""
+    # As the pip server writes it: on one line, its whitespace (\r, \n) made spaces.
+    reason = "403 Client Error: \x1b[2K\x1b[1AOK\u202e for url: http://h/simple/x/"
+    [cause] = diagnosis.causes(
+        f"hatch-pex-index-failure\tthe index http://h/simple\t{reason}\n{NOT_FOUND_OUTPUT}"
+    )
+    assert cause.detail == "HTTP 403 \\x1b[2K\\x1b[1AOK\\u202e"
+    assert not any(char in cause.detail for char in "\x1b\u202e")
