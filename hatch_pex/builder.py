@@ -31,7 +31,7 @@ from .platforms import (
     served_versions,
     version_key,
 )
-from .progress import FailureContext, Reporter, elapsed, failure_lines, platforms_text, reporting
+from .progress import FailureContext, Reporter, elapsed, failures_message, platforms_text, reporting
 from .progress import count as count_progress
 from .pythons import find_python
 from .redact import redact, strip_credentials
@@ -271,8 +271,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         served = [p for p in platforms if p not in left_out]
         context = FailureContext(no_index=self.config.no_index, resolved=frozenset(resolved))
         if not served:
-            lines = "\n".join(f"  {line}" for line in failure_lines(left_out, context))
-            raise BuildError(f"No Python version the project admits can be served:\n{lines}")
+            raise BuildError(
+                failures_message("No Python version the project admits can be served", left_out, context)
+            )
         self._reporter.left_out(left_out, context)
         return served
 

@@ -1,5 +1,8 @@
 """What the build tells the user while it runs: stage lines through hatch's app, pip's and uv's own
-output at `-v`, and a status line with counts while a long stage runs, on a terminal only.
+output at `-v`, and a status line with counts while a long stage runs, on a terminal only. The words
+are chosen here, not in builder.py: warnings (`hatch-pex: warning: ...`), the size warning, the lock's
+summary, and failed resolutions, each distinct cause (diagnosis.py) said once for the versions it
+applies to.
 
 The resolution runs in threads deep inside resolve.py; they report through the reporter the build
 made current (`active()`), as piprunner.py does with its pip servers.
@@ -354,6 +357,11 @@ def _cause_sentence(
     if kind == CONFLICT:
         return f"the requirements conflict: {detail}"
     return _cut(detail)
+
+
+def failures_message(heading: str, failures: Mapping[Platform, ResolveError], context: FailureContext) -> str:
+    """`heading:`, then an indented line per distinct cause (failure_lines): a build error's message."""
+    return f"{heading}:\n" + "\n".join(f"  {line}" for line in failure_lines(failures, context))
 
 
 def failure_lines(failures: Mapping[Platform, ResolveError], context: FailureContext) -> list[str]:

@@ -65,9 +65,9 @@ class PlatformsFailed(ResolveError):
 
     def __init__(self, failures: dict[Platform, ResolveError], no_index: bool = False) -> None:
         self.failures = failures
-        lines = progress.failure_lines(failures, progress.FailureContext(no_index=no_index))
+        context = progress.FailureContext(no_index=no_index)
         super().__init__(
-            "The dependency closure could not be resolved:\n" + "\n".join(f"  {line}" for line in lines)
+            progress.failures_message("The dependency closure could not be resolved", failures, context)
         )
         self.native_might_help = False
 
