@@ -14,14 +14,16 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any
 
 RECORD_FORMAT = 4  # 2: sites/; 3: mtimes, use locks; 4: inject_args
 ZIP = globals()["__loader__"]  # zipimporter of .bootstrap/: reads archive members without zipfile
 
 
-def boot(pex: str) -> None:
+def boot(pex: str) -> "Callable[[], None]":
+    """Everything of the start but the application, which the returned function runs: the stub calls
+    it outside its error handling (damage.py), so that the application's exceptions stay its own."""
     started = time.perf_counter()
     pex = os.path.abspath(pex)
     own = (pex, os.path.join(pex, ".bootstrap"))
@@ -42,7 +44,7 @@ def boot(pex: str) -> None:
         install(cache_roots())
     from .launch import launch
 
-    launch(pex, raw, record, started)
+    return launch(pex, raw, record, started)
 
 
 def configured_root() -> str:
@@ -191,7 +193,7 @@ def warm_record(raw: bytes, roots: "list[str] | None" = None) -> "dict[str, Any]
                 record["path"], record["mtime"], record["fd"] = path, st.st_mtime, fd
                 fd = -1  # launch.py closes it
                 return dict(record)
-        except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
+        except Exception:  # unreadable, or damaged: marshal raises SystemError too (then: a cold start)
             continue
         finally:
             if fd >= 0:

@@ -24,9 +24,9 @@ PACKAGE = __name__.rpartition(".")[0]
 SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file beside the code
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
-    "bytecode", "cache", "codecache", "entry", "extract", "interpreter", "isolation", "launch", "locks",
-    "log", "pexinfo", "printable", "record", "report", "resolve", "rootpath", "specifiers", "tags", "tools",
-    "trust", "venvtool", "wheels", "zipcheck",
+    "bytecode", "cache", "codecache", "damage", "entry", "extract", "interpreter", "isolation", "launch",
+    "locks", "log", "pexinfo", "printable", "record", "report", "resolve", "rootpath", "specifiers", "tags",
+    "tools", "trust", "venvtool", "wheels", "zipcheck",
 )  # fmt: skip
 
 
@@ -110,7 +110,7 @@ def install(roots: list[str]) -> None:
         try:
             st = os.fstat(fd)
             codes = marshal.loads(os.read(fd, st.st_size + 1)) if owned(st) else None
-        except (OSError, EOFError, ValueError, TypeError):
+        except Exception:  # unreadable, or damaged: marshal raises SystemError too (then: compiled)
             codes = None
         finally:
             os.close(fd)

@@ -1,5 +1,6 @@
 """The start after PEX-INFO is read: verify the warm record (or resolve a new one), isolate sys.path,
-install the bytecode hook, inject the environment, then run the target outside any error handling.
+install the bytecode hook, inject the environment, then hand back what runs the target: the stub runs it
+outside any error handling.
 
 Every runtime module imported at the top of this file is on the warm path and must be listed in
 record.WARM_MODULES (their compiled code is kept in the warm record).
@@ -14,11 +15,11 @@ import time
 from . import CHECKED, bytecode, entry, isolation
 from .cache import verify, verify_site
 from .locks import hold_shared, keep, lock_path, release, still_linked
-from .log import EXIT_START_FAILURE, VERBOSITY, BootError, env_flag, log, since
+from .log import EXIT_START_FAILURE, BootError, env_flag, log, since
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import NoReturn
 
     Entry = tuple[str, str, Sequence[str], Sequence[int], Sequence[int]]  # dir, wheel, manifest
@@ -27,7 +28,8 @@ REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # set before os.execv: a re-executed start 
 TOUCH_EVERY_SECONDS = 86400
 
 
-def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: float) -> None:
+def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: float) -> Callable[[], None]:
+    """Everything of the start after boot(); returns what runs the application (see boot)."""
     try:
         reexec_from = os.environ.pop(REEXEC_MARKER, None)  # not inherited by the app's own children
         if env_flag("PEX_TOOLS"):
@@ -63,18 +65,12 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
         sys.exit(EXIT_START_FAILURE)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # a runtime bug: still no traceback unless asked for
-        if VERBOSITY:
-            import traceback
-
-            traceback.print_exc()
-        sys.stderr.write(
-            f"hatch-pex: internal error: {type(exc).__name__}: {exc} (PEX_VERBOSE=1 shows the traceback)\n"
-        )
-        sys.exit(EXIT_START_FAILURE)
+    # Any other exception is a damaged runtime module (a tool's, resolve's...) or a runtime bug: the
+    # stub reports it (damage.py).
     log(f"ready in {since(started)}")
     sys.meta_path[:] = [f for f in sys.meta_path if not hasattr(f, "hatch_pex_code_cache")]  # cold start's
-    entry.run(kind, value, str(record.get("project") or ""))
+    project = str(record.get("project") or "")
+    return lambda: entry.run(kind, value, project)
 
 
 def reexec_check(target: str) -> tuple[object, ...]:
