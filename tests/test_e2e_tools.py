@@ -244,6 +244,36 @@ def test_venv_needs_an_interpreter_within_the_constraints(
 
 
 # --------------------------------------------------------------------------------------------------
+# cache
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cache_shows_a_re_exec_record_for_what_it_is(
+    plain_pex: Path, python: Path, interpreters: dict[str, Path], env: dict[str, str], tmp_path: Path
+) -> None:
+    """Started by a CPython the pex does not serve, the start re-executes under one it serves and leaves
+    a record saying so for the next start (record.build_reexec): `cache` names both interpreters,
+    where a warm record gives its entries."""
+    others = [p for p in interpreters.values() if p != python]
+    if not others:
+        pytest.skip("needs a second CPython")
+    other = others[0]
+    other_version = ok(
+        helpers.run([other, "-c", "import platform; print(platform.python_version())"], env=env)
+    )
+    run_env = with_env(env, PEX_ROOT=tmp_path / "root", PEX_PYTHON=python)
+    assert helpers.parse_demo_output(ok(helpers.run_pex(plain_pex, python=other, env=run_env)).stdout)
+    info = ok(helpers.run_pex(plain_pex, "cache", python=python, env=with_env(run_env, PEX_TOOLS="1"))).stdout
+    records = [line.strip().split("  ", 1)[1] for line in info.splitlines() if line.startswith("    pexes/")]
+    assert len(records) == 2, info  # the warm record of `python`, the re-exec record of `other`
+    assert "demo-app, 3 entries, last used 0.0 days ago" in records, info
+    assert (
+        f"demo-app, re-exec record: {other} (CPython {other_version.stdout.strip()}) does not fit, runs "
+        f"{python} instead, last used 0.0 days ago"
+    ) in records, info
+
+
+# --------------------------------------------------------------------------------------------------
 # Ctrl-C during the start
 # --------------------------------------------------------------------------------------------------
 

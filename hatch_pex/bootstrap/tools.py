@@ -185,7 +185,7 @@ def _records(root: str) -> list[tuple[str, float, dict[str, object] | None]]:
                 data = read_owned(path)
                 record = marshal.loads(data) if data is not None else None
                 found.append((path, mtime, record if isinstance(record, dict) else None))
-            except (OSError, EOFError, ValueError, TypeError):
+            except Exception:  # unreadable, or damaged: marshal raises SystemError too
                 found.append((path, 0.0, None))
     return found
 
@@ -229,15 +229,37 @@ def cache_info() -> int:
         out(f"  pexes: {len(records)} warm records\n")
         now = time.time()
         for path, mtime, record in records:
-            project = str(record.get("project") or "?") if record else "unreadable"
             used = f"{(now - mtime) / 86400:.1f} days ago" if mtime else "?"
-            used_entries = record.get("entries") if record else None
-            count = len(used_entries) if isinstance(used_entries, tuple) else 0
-            out(f"    {os.path.relpath(path, root)}  {project}, {count} entries, last used {used}\n")
+            out(f"    {os.path.relpath(path, root)}  {_describe_record(record)}, last used {used}\n")
         leftovers = _listdir(os.path.join(root, "tmp"))
         if leftovers:
             out(f"  tmp: {len(leftovers)} leftovers of interrupted extractions (removed after an hour)\n")
     return 0
+
+
+def _describe_record(record: dict[str, object] | None) -> str:
+    """What a record under pexes/ is for: the cache entries a pex runs from, or, for an interpreter
+    that does not fit the pex (record.build_reexec), the interpreter a start re-executes under."""
+    if record is None:
+        return "unreadable"
+    if "reexec" not in record:
+        entries = record.get("entries")
+        return f"{record.get('project') or '?'}, {len(entries) if isinstance(entries, tuple) else 0} entries"
+    from .interpreter import describe
+    from .pexinfo import PexInfo
+
+    raw, project = record.get("pexinfo"), "?"  # a re-exec record keeps no project name: PEX-INFO has it
+    with contextlib.suppress(BootError):
+        project = PexInfo(raw).project_name if isinstance(raw, bytes) else project
+    identity = record.get("identity")
+    if isinstance(identity, tuple) and len(identity) == 6:  # __init__.interpreter_identity()
+        executable, version, _, _, _, implementation = (str(part) for part in identity)
+        running = describe(
+            {"executable": executable, "implementation": implementation, "version": version.split()[0]}
+        )
+    else:
+        running = "?"
+    return f"{project}, re-exec record: {running} does not fit, runs {record['reexec']} instead"
 
 
 def cache_prune(days: float) -> int:
