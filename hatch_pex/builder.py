@@ -168,7 +168,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             served = self._first_releases(served, closure, requires_python)
             self._report_closure(closure, served, started)
             sizes = {d.filename: os.path.getsize(d.wheel) for d in closure.distributions}
-            reporter.size(served, closure.platform_sets, sizes, key=self._key)
+            reporter.size(served, closure.platform_sets, sizes, field=self.config.field)
             distributions = closure.distributions
             self._check_entry_points(targets, distributions)
             members = archive.bootstrap_members() + [
@@ -219,7 +219,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                     f"The interpreter constraints ({' or '.join(self.config.interpreter_constraints)}) admit "
                     f"none of the CPython versions a .pex can serve ({', '.join(KNOWN_PYTHON_VERSIONS)}); "
                     f"check `project.requires-python` or "
-                    f"`tool.hatch.build.targets.{self.PLUGIN_NAME}.interpreter-constraints`"
+                    f"`{self.config.field('interpreter-constraints')}`"
                 )
             constraints = self.config.interpreter_constraints
             platforms += [Platform.local(v, lowest_release(constraints, v)) for v in versions]
@@ -288,7 +288,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         if unknown:
             held = sorted({d.name for d in closure.distributions} - {project})
             raise BuildError(
-                f"Field `tool.hatch.build.targets.{self.PLUGIN_NAME}.exclude` names "
+                f"Field `{self.config.field('exclude')}` names "
                 f"{', '.join(repr(n) for n in unknown)}, which the dependency closure does not hold for "
                 f"any platform the file serves (it holds: {', '.join(held) or 'nothing but the project'})"
             )
@@ -341,11 +341,6 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             f"Resolved {count} distribution{'s' if count != 1 else ''} for {platforms_text(served)} with "
             f"{self._resolver_name()} in {elapsed(started)} ({sources})"
         )
-
-    @property
-    def _key(self) -> str:
-        """This target's table, as errors and warnings name fields: `tool.hatch.build.targets.pex`."""
-        return f"tool.hatch.build.targets.{self.PLUGIN_NAME}"
 
     def _resolver_name(self) -> str:
         return "the lock" if self.config.lock else self.config.resolver
@@ -428,7 +423,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         if not self.config.lock:
             raise BuildError(
                 f"`hatch build -t pex:lock` writes the file named by "
-                f'`tool.hatch.build.targets.{self.PLUGIN_NAME}.lock`; set it first, e.g. lock = "pylock.toml"'
+                f'`{self.config.field("lock")}`; set it first, e.g. lock = "pylock.toml"'
             )
         requirements = self._dependency_requirements()
         options = self._resolve_options()

@@ -36,33 +36,34 @@ class PexBuilderConfig(BuilderConfig):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _field(self, key: str) -> str:
+    def field(self, key: str) -> str:
+        """How messages name a key of this target: `tool.hatch.build.targets.pex.<key>`."""
         return f"tool.hatch.build.targets.{self.plugin_name}.{key}"
 
     def _string(self, key: str, default: str | None = None) -> str | None:
         value = self.target_config.get(key, default)
         if value is not None and not isinstance(value, str):
-            raise TypeError(f"Field `{self._field(key)}` must be a string, not {type(value).__name__}")
+            raise TypeError(f"Field `{self.field(key)}` must be a string, not {type(value).__name__}")
         return value
 
     def _boolean(self, key: str, default: bool) -> bool:
         value = self.target_config.get(key, default)
         if not isinstance(value, bool):
-            raise TypeError(f"Field `{self._field(key)}` must be a boolean (true or false), not {value!r}")
+            raise TypeError(f"Field `{self.field(key)}` must be a boolean (true or false), not {value!r}")
         return value
 
     def _strings(self, key: str) -> list[str]:
         value = self.target_config.get(key, [])
         if not isinstance(value, list):
-            raise TypeError(f"Field `{self._field(key)}` must be an array of strings")
+            raise TypeError(f"Field `{self.field(key)}` must be an array of strings")
         for number, item in enumerate(value, 1):
             if not isinstance(item, str) or not item.strip():
-                raise TypeError(f"Entry #{number} of field `{self._field(key)}` must be a non-empty string")
+                raise TypeError(f"Entry #{number} of field `{self.field(key)}` must be a non-empty string")
         return [item.strip() for item in value]
 
     def _url(self, key: str, value: str) -> str:
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) and not value.startswith("/"):
-            raise ValueError(f"Field `{self._field(key)}` must be a URL or an absolute path: {redact(value)}")
+            raise ValueError(f"Field `{self.field(key)}` must be a URL or an absolute path: {redact(value)}")
         return value
 
     # -- build hooks -----------------------------------------------------------------------------
@@ -84,7 +85,7 @@ class PexBuilderConfig(BuilderConfig):
         """The one entry key the user set, if any."""
         chosen = [key for key in ENTRY_KEYS if key in self.target_config]
         if len(chosen) > 1:
-            fields = ", ".join(f"`{self._field(key)}`" for key in chosen)
+            fields = ", ".join(f"`{self.field(key)}`" for key in chosen)
             raise ValueError(f"Fields {fields} are mutually exclusive: set at most one of them")
         return chosen[0] if chosen else None
 
@@ -93,7 +94,7 @@ class PexBuilderConfig(BuilderConfig):
         value = self._string("entry-point")
         if value is not None and not _ENTRY_POINT.match(value):
             raise ValueError(
-                f"Field `{self._field('entry-point')}` must look like `package.module:function` "
+                f"Field `{self.field('entry-point')}` must look like `package.module:function` "
                 f"or `package.module`, not {value!r}"
             )
         return value
@@ -102,7 +103,7 @@ class PexBuilderConfig(BuilderConfig):
     def module(self) -> str | None:
         value = self._string("module")
         if value is not None and not _MODULE.match(value):
-            raise ValueError(f"Field `{self._field('module')}` must be a dotted module name, not {value!r}")
+            raise ValueError(f"Field `{self.field('module')}` must be a dotted module name, not {value!r}")
         return value
 
     @cached_property
@@ -118,7 +119,7 @@ class PexBuilderConfig(BuilderConfig):
         for name in names:
             self._check_script_known("scripts", name)
         if "scripts" in self.target_config and not names:
-            raise ValueError(f"Field `{self._field('scripts')}` must name at least one script")
+            raise ValueError(f"Field `{self.field('scripts')}` must name at least one script")
         return sorted(set(names))
 
     def _check_script_known(self, key: str, name: str) -> None:
@@ -126,7 +127,7 @@ class PexBuilderConfig(BuilderConfig):
         if name not in known:
             listed = ", ".join(sorted(known)) or "none: [project.scripts] is empty"
             raise ValueError(
-                f"Unknown script in field `{self._field(key)}`: {name!r} (known scripts: {listed})"
+                f"Unknown script in field `{self.field(key)}`: {name!r} (known scripts: {listed})"
             )
 
     # -- what goes in ----------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class PexBuilderConfig(BuilderConfig):
             if name not in known:
                 listed = ", ".join(sorted(known)) or "none"
                 raise ValueError(
-                    f"Unknown feature in field `{self._field('features')}`: {name!r} "
+                    f"Unknown feature in field `{self.field('features')}`: {name!r} "
                     f"(optional-dependencies groups: {listed})"
                 )
         return names
@@ -152,7 +153,7 @@ class PexBuilderConfig(BuilderConfig):
                 Requirement(value)
             except InvalidRequirement as error:
                 raise ValueError(
-                    f"Entry #{number} of field `{self._field('requirements')}` is not a valid "
+                    f"Entry #{number} of field `{self.field('requirements')}` is not a valid "
                     f"PEP 508 requirement: {redact(value)!r} ({redact(str(error))})"
                 ) from None
         return values
@@ -167,7 +168,7 @@ class PexBuilderConfig(BuilderConfig):
         self._dependency_group_requirements(names)
         normalized = [normalize(name) for name in names]
         if len(set(normalized)) != len(normalized):
-            raise ValueError(f"Field `{self._field(key)}` names a group twice (names compare normalized)")
+            raise ValueError(f"Field `{self.field(key)}` names a group twice (names compare normalized)")
         return normalized
 
     @cached_property
@@ -183,7 +184,7 @@ class PexBuilderConfig(BuilderConfig):
         try:
             return expand(group_table(self.builder.metadata.config), names)
         except GroupError as error:
-            raise ValueError(f"Field `{self._field('dependency-groups')}`: {error}") from None
+            raise ValueError(f"Field `{self.field('dependency-groups')}`: {error}") from None
 
     @cached_property
     def exclude(self) -> list[str]:
@@ -198,18 +199,18 @@ class PexBuilderConfig(BuilderConfig):
         for number, value in enumerate(values, 1):
             if not is_valid_name(value):
                 raise ValueError(
-                    f"Entry #{number} of field `{self._field(key)}` must be a distribution name such as "
+                    f"Entry #{number} of field `{self.field(key)}` must be a distribution name such as "
                     f"'requests', not {value!r} (this table's `exclude` names distributions to leave out "
                     f"of the .pex; the project wheel's files are chosen by the wheel target)"
                 )
             name = str(canonicalize_name(value))
             if name == canonicalize_name(self.builder.metadata.core.name):
                 raise ValueError(
-                    f"Field `{self._field(key)}` names the project itself ({value!r}): only its "
+                    f"Field `{self.field(key)}` names the project itself ({value!r}): only its "
                     f"dependencies can be excluded"
                 )
             if name in names:
-                raise ValueError(f"Field `{self._field(key)}` names {value!r} twice")
+                raise ValueError(f"Field `{self.field(key)}` names {value!r} twice")
             names.append(name)
         return sorted(names)
 
@@ -228,7 +229,7 @@ class PexBuilderConfig(BuilderConfig):
         for value in self._strings(key):
             path = os.path.normpath(os.path.join(self.root, value))
             if not os.path.isfile(path):
-                raise ValueError(f"Field `{self._field(key)}` names a file that does not exist: {value}")
+                raise ValueError(f"Field `{self.field(key)}` names a file that does not exist: {value}")
             paths.append(path)
         return paths
 
@@ -242,7 +243,7 @@ class PexBuilderConfig(BuilderConfig):
             value = value[2:].strip()
         if not value or "\n" in value or "\r" in value:
             raise ValueError(
-                f"Field `{self._field('python-shebang')}` must be one line naming an interpreter, "
+                f"Field `{self.field('python-shebang')}` must be one line naming an interpreter, "
                 f"e.g. {DEFAULT_SHEBANG!r}"
             )
         return value
@@ -254,7 +255,7 @@ class PexBuilderConfig(BuilderConfig):
             raw = self.target_config[key]
             values = [raw] if isinstance(raw, str) else raw
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise TypeError(f"Field `{self._field(key)}` must be a string or an array of strings")
+                raise TypeError(f"Field `{self.field(key)}` must be a string or an array of strings")
         else:
             requires_python = self.builder.metadata.core.requires_python
             values = [requires_python] if requires_python else []
@@ -268,7 +269,7 @@ class PexBuilderConfig(BuilderConfig):
                 SpecifierSet(spec)
             except InvalidSpecifier:
                 raise ValueError(
-                    f"Field `{self._field(key)}` has an invalid version specifier: {value!r} "
+                    f"Field `{self.field(key)}` has an invalid version specifier: {value!r} "
                     f"(expected something like '>=3.9' or '>=3.10,<3.14')"
                 ) from None
             constraints.append(spec)
@@ -280,20 +281,20 @@ class PexBuilderConfig(BuilderConfig):
         key = "args"
         value = self.target_config.get(key, [])
         if not isinstance(value, list):
-            raise TypeError(f"Field `{self._field(key)}` must be an array of strings")
+            raise TypeError(f"Field `{self.field(key)}` must be an array of strings")
         for number, item in enumerate(value, 1):
             if not isinstance(item, str):
                 raise TypeError(
-                    f"Entry #{number} of field `{self._field(key)}` must be a string, not {item!r}"
+                    f"Entry #{number} of field `{self.field(key)}` must be a string, not {item!r}"
                 )
             if "\0" in item:
                 raise ValueError(
-                    f"Entry #{number} of field `{self._field(key)}` must not contain a NUL character"
+                    f"Entry #{number} of field `{self.field(key)}` must not contain a NUL character"
                 )
         if value and self.entry_selection is None and not self.builder.metadata.core.scripts:
             raise ValueError(
-                f"Field `{self._field(key)}` needs something to run: the project has no scripts, so the "
-                f".pex is an interpreter; set `{self._field('entry-point')}`, `module` or `script`"
+                f"Field `{self.field(key)}` needs something to run: the project has no scripts, so the "
+                f".pex is an interpreter; set `{self.field('entry-point')}`, `module` or `script`"
             )
         return list(value)
 
@@ -304,7 +305,7 @@ class PexBuilderConfig(BuilderConfig):
             value = "prefer" if value else "false"
         if value not in INHERIT_PATH_VALUES:
             raise ValueError(
-                f"Field `{self._field('inherit-path')}` must be one of "
+                f"Field `{self.field('inherit-path')}` must be one of "
                 f"{', '.join(repr(v) for v in INHERIT_PATH_VALUES)}, not {value!r}"
             )
         return str(value)
@@ -313,12 +314,12 @@ class PexBuilderConfig(BuilderConfig):
     def env(self) -> dict[str, str]:
         value = self.target_config.get("env", {})
         if not isinstance(value, dict):
-            raise TypeError(f'Field `{self._field("env")}` must be a table of NAME = "value"')
+            raise TypeError(f'Field `{self.field("env")}` must be a table of NAME = "value"')
         for name, setting in value.items():
             if not _ENV_NAME.match(name):
-                raise ValueError(f"Field `{self._field('env')}` has an invalid variable name: {name!r}")
+                raise ValueError(f"Field `{self.field('env')}` has an invalid variable name: {name!r}")
             if not isinstance(setting, str):
-                raise TypeError(f"Variable {name!r} of field `{self._field('env')}` must be a string")
+                raise TypeError(f"Variable {name!r} of field `{self.field('env')}` must be a string")
         return dict(sorted(value.items()))
 
     # -- resolution ------------------------------------------------------------------------------
@@ -366,11 +367,11 @@ class PexBuilderConfig(BuilderConfig):
         for value in values:
             if value != "current" and not _PLATFORM.match(value):
                 raise ValueError(
-                    f"Field `{self._field('platforms')}` has an invalid platform {value!r}: expected "
+                    f"Field `{self.field('platforms')}` has an invalid platform {value!r}: expected "
                     f"'current' or PLATFORM-IMPL-PYVER-ABI, e.g. 'linux_x86_64-cp-3.11-cp311'"
                 )
         if len(set(values)) != len(values):
-            raise ValueError(f"Field `{self._field('platforms')}` lists a platform twice")
+            raise ValueError(f"Field `{self.field('platforms')}` lists a platform twice")
         return values or ["current"]
 
     @cached_property
@@ -385,18 +386,18 @@ class PexBuilderConfig(BuilderConfig):
         for value in values:
             if value not in KNOWN_PYTHON_VERSIONS:
                 raise ValueError(
-                    f"Field `{self._field(key)}` has an unknown Python version {value!r}: "
+                    f"Field `{self.field(key)}` has an unknown Python version {value!r}: "
                     f"expected minor versions from {known}"
                 )
         if not values:
-            raise ValueError(f'Field `{self._field(key)}` must list at least one version, e.g. ["3.12"]')
+            raise ValueError(f'Field `{self.field(key)}` must list at least one version, e.g. ["3.12"]')
         if len(set(values)) != len(values):
-            raise ValueError(f"Field `{self._field(key)}` lists a version twice")
+            raise ValueError(f"Field `{self.field(key)}` lists a version twice")
         admitted = served_versions(self.interpreter_constraints, values)
         excluded = [v for v in values if v not in admitted]
         if excluded:
             raise ValueError(
-                f"Field `{self._field(key)}` names Python {', '.join(excluded)}, which the interpreter "
+                f"Field `{self.field(key)}` names Python {', '.join(excluded)}, which the interpreter "
                 f"constraints ({' or '.join(self.interpreter_constraints)}) exclude"
             )
         return [v for v in KNOWN_PYTHON_VERSIONS if v in values]
@@ -413,7 +414,7 @@ class PexBuilderConfig(BuilderConfig):
             return None
         if not LOCK_NAME.match(os.path.basename(value)):
             raise ValueError(
-                f"Field `{self._field('lock')}` must name a PEP 751 lock file, `pylock.toml` or "
+                f"Field `{self.field('lock')}` must name a PEP 751 lock file, `pylock.toml` or "
                 f"`pylock.<name>.toml`, not {value!r}"
             )
         return os.path.normpath(os.path.join(self.root, value))
@@ -422,7 +423,7 @@ class PexBuilderConfig(BuilderConfig):
     def resolver(self) -> str:
         value = self._string("resolver", "pip")
         if value not in ("pip", "uv"):
-            raise ValueError(f"Field `{self._field('resolver')}` must be 'pip' or 'uv', not {value!r}")
+            raise ValueError(f"Field `{self.field('resolver')}` must be 'pip' or 'uv', not {value!r}")
         return str(value)
 
     # -- output ----------------------------------------------------------------------------------
@@ -435,7 +436,7 @@ class PexBuilderConfig(BuilderConfig):
             return COMPRESSION_NAMES[value]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
             raise ValueError(
-                f"Field `{self._field('compression')}` must be a deflate level from 0 to 9, "
+                f"Field `{self.field('compression')}` must be a deflate level from 0 to 9, "
                 f"or 'stored' or 'deflated', not {value!r}"
             )
         return value
@@ -448,11 +449,11 @@ class PexBuilderConfig(BuilderConfig):
             rendered = value.format(name="n", version="1", script="s", project="p")
         except (KeyError, IndexError, ValueError):
             raise ValueError(
-                f"Field `{self._field('output-name')}` may only use the placeholders "
+                f"Field `{self.field('output-name')}` may only use the placeholders "
                 f"{{name}}, {{version}}, {{script}} and {{project}}: {value!r}"
             ) from None
         if not rendered or "/" in rendered or rendered.startswith("."):
-            raise ValueError(f"Field `{self._field('output-name')}` must give a plain file name: {value!r}")
+            raise ValueError(f"Field `{self.field('output-name')}` must give a plain file name: {value!r}")
         return value
 
     @cached_property
@@ -468,7 +469,7 @@ class PexBuilderConfig(BuilderConfig):
             suggestion = _closest_key(unknown[0], known)
             hint = f"did you mean `{suggestion}`? The" if suggestion else "the"
             raise ValueError(
-                f"Unknown field `{self._field(unknown[0])}`; "
+                f"Unknown field `{self.field(unknown[0])}`; "
                 f"{hint} pex target knows: {', '.join(sorted(_OWN_KEYS))}"
             )
         for key in _OWN_KEYS:

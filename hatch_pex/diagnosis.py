@@ -154,13 +154,23 @@ def _index_cause(url: str, reason: str) -> Cause:
     return Cause(INDEX_UNREACHABLE, _shortened(url), detail)
 
 
-def _project(requirement: str) -> str:
+def project_name(requirement: str) -> str | None:
+    """The normalized project name a requirement pip echoed starts with (`hp_pure>=3 (from x)`: hp-pure)."""
     match = _REQUIREMENT_NAME.match(requirement)
-    return str(canonicalize_name(match.group(0))) if match else _shortened(requirement)
+    return str(canonicalize_name(match.group(0))) if match else None
+
+
+def _project(requirement: str) -> str:
+    return project_name(requirement) or _shortened(requirement)
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line of at most `limit` characters (cut with "...")."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _shortened(text: str, limit: int = DETAIL_LIMIT) -> str:
-    """One line of at most `limit` characters, escape sequences shown rather than acted on: an index's
-    HTTP reason phrase or a project's name is whatever a server sent."""
-    text = printable(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+    """one_line, escape sequences shown rather than acted on: an index's HTTP reason phrase or a
+    project's name is whatever a server sent."""
+    return one_line(printable(" ".join(text.split())), limit)

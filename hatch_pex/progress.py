@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from .diagnosis import (
     NOT_FOUND,
     OTHER_PYTHON,
     Cause,
+    one_line,
 )
 from .platforms import CURRENT, KNOWN_PYTHON_VERSIONS, Platform, version_key
 from .redact import redact
@@ -142,7 +143,7 @@ class Reporter:
         sets: Mapping[str, Sequence[str]],
         sizes: Mapping[str, int],
         *,
-        key: str,
+        field: Callable[[str], str],
     ) -> None:
         """Warn when serving several Python versions costs more than SIZE_WARNING_EXTRA over one version,
         like for like: each version's wheels for every machine the file serves, against all of them."""
@@ -157,11 +158,11 @@ class Reporter:
             return
         versions = sorted(by_version, key=version_key)
         if all(p.local_tags for p in served):
-            advice = f"list only the Python version your servers run in `{key}.python-versions`"
+            advice = f"list only the Python version your servers run in `{field('python-versions')}`"
         else:
             advice = (
-                f"keep only the Python version your servers run in `{key}.platforms` and "
-                f"`{key}.python-versions`"
+                f"keep only the Python version your servers run in `{field('platforms')}` and "
+                f"`{field('python-versions')}`"
             )
         self.warning(
             f"serving {versions_text(versions)} makes the wheels "
@@ -334,7 +335,7 @@ def _cause_sentence(
     if kind == INDEX_REFUSED:
         hint = (
             "; check the credentials (user:password in the URL, netrc or keyring)"
-            if detail[5:8] in ("401", "403")
+            if detail.startswith(("HTTP 401", "HTTP 403"))
             else ""
         )
         return f"{subject} refused the request ({detail}){hint}"
@@ -393,5 +394,4 @@ def grouped_failures(
 
 
 def _cut(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= LINE_LIMIT else text[: LINE_LIMIT - 3].rstrip() + "..."
+    return one_line(text, LINE_LIMIT)

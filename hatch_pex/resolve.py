@@ -38,7 +38,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import buildcache, progress
 from .credentials import provide_credentials, without_credentials, work_subdirectory
-from .diagnosis import Cause, causes
+from .diagnosis import Cause, causes, project_name
 from .piprunner import pip_servers, quiet_arguments, resolution_arguments, run_pip
 from .platforms import CURRENT, Platform, first_patch
 
@@ -513,7 +513,6 @@ _MISMATCH_REQUIREMENT = re.compile(r"^ {4}(\S.*):\s*$")
 _MISMATCH_EXPECTED = re.compile(r"^\s+Expected\s+(?:sha256|or)\s+([0-9a-f]{64})\s*$")
 _MISMATCH_FOUND = re.compile(r"^\s+Got\s+([0-9a-f]{64})\s*$")
 _MISMATCH_URL = re.compile(r"\sfrom\s+(\S+://\S+)")
-_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def hash_mismatches(output: str) -> list[HashMismatch]:
@@ -552,8 +551,7 @@ def _hash_failure(output: str, items: list[PlannedFile]) -> IntegrityError | Non
     problems = []
     for mismatch in hash_mismatches(output):
         candidates = [i for i in items if i.archive_sha256 in mismatch.expected]
-        named = _REQUIREMENT_NAME.match(mismatch.requirement)
-        name = str(canonicalize_name(named.group(0))) if named else None
+        name = project_name(mismatch.requirement)
         item = next((i for i in candidates if i.name == name), candidates[0] if candidates else None)
         if item is None:
             continue
@@ -573,15 +571,15 @@ def _hash_failure(output: str, items: list[PlannedFile]) -> IntegrityError | Non
 
 def _pip_failure(action: str, output: str, platform: Platform | None) -> ResolveError:
     """pip's failure, with its causes (diagnosis.py) for the build's report."""
-    found = causes(output)
-    error = ResolveError(f"pip could not {action}: {'; '.join(c.detail or c.subject for c in found)}")
-    error.causes = found
+    error = ResolveError()
+    error.causes = causes(output)
     error.binary_only = platform is not None and not platform.is_native
     # An index that cannot be reached or refuses is no closer natively: say so now.
-    error.native_might_help = not any(cause.is_index_failure for cause in found)
+    error.native_might_help = not any(cause.is_index_failure for cause in error.causes)
     error.skipped_requires_python = skipped_requires_python(output)
-    context = progress.FailureContext()
-    error.args = (f"pip could not {action}: {'; '.join(progress.cause_sentences(error, platform, context))}",)
+    # Its message, for where it is shown alone (a lock's build); the build's report words its causes anew.
+    sentences = progress.cause_sentences(error, platform, progress.FailureContext())
+    error.args = (f"pip could not {action}: {'; '.join(sentences)}",)
     return error
 
 

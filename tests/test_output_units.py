@@ -219,10 +219,14 @@ def test_the_size_warning_counts_like_for_like_above_the_threshold() -> None:
         Platform.parse(f"{m}-cp-{v}-cp{v.replace('.', '')}") for v in ("3.11", "3.12") for m in machines
     ]
     key = "tool.hatch.build.targets.pex"
+
+    def field(name: str) -> str:  # PexBuilderConfig.field's form
+        return f"{key}.{name}"
+
     app = WarningApp()
-    progress.Reporter(app, terminal=False).size(platforms, *sized(platforms, 20), key=key)
+    progress.Reporter(app, terminal=False).size(platforms, *sized(platforms, 20), field=field)
     assert app.warnings == []  # 40 MB more for the second version: below SIZE_WARNING_EXTRA
-    progress.Reporter(app, terminal=False).size(platforms, *sized(platforms, 30), key=key)
+    progress.Reporter(app, terminal=False).size(platforms, *sized(platforms, 30), field=field)
     [line] = app.warnings
     assert line.startswith(
         "hatch-pex: warning: serving Python 3.11 and 3.12 makes the wheels 120.1 MB, against 60.1 MB for one version;"
