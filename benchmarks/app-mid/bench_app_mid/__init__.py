@@ -1,0 +1,1 @@
+"""The benchmark's mid-size fixture application: a small Django project."""

@@ -1,0 +1,1 @@
+"""A small catalog of books: models, their admin and a REST API."""
