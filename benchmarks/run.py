@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark hatch-pex against the PEX CLI, shiv and plain venvs: start time (warm and first),
 build time and size, for the small fixture app; with `--large`, for the large-closure app (torch,
-numpy, pandas, scipy, pyarrow), with the memory of each start and build too. Writes
-docs/benchmarks.md (both apps) and docs/benchmarks.png (the small app's chart).
+numpy, pandas, scipy, pyarrow), with the memory of each start and build too. For both apps,
+hatch-pex's first start is also taken apart (extra PEX_VERBOSE=1 runs). Writes docs/benchmarks.md
+(both apps) and docs/benchmarks.png (the small app's chart).
 
     python3 benchmarks/run.py [--quick] [--warm-rounds N] [--cold-rounds N] [--build-rounds N]
     python3 benchmarks/run.py --large [--quick]   # the large app (about 25 minutes; --quick: 13-15)
@@ -296,8 +297,17 @@ def measure(
     for key, detail in warm.failed.items():
         record.fail(key, DOES_NOT_RUN, detail)
     launches = [launch for launch in launches if launch.key not in warm.failed]
+    # The hatch-pex files' first starts taken apart: extra PEX_VERBOSE=1 runs in the same rounds.
+    traced = {contender.key for contender in contenders if contender.timeline}
     first = measure_first_starts(
-        workspace, launches, rounds["cold"], variants, scenario.memory, scenario.first_start_warm_up, first
+        workspace,
+        launches,
+        rounds["cold"],
+        variants,
+        scenario.memory,
+        scenario.first_start_warm_up,
+        first,
+        timelines=[launch for launch in launches if launch.key in traced],
     )
     meta = collect_facts(
         workspace, interpreter, interpreter_version(interpreter), this_command(), rounds, tree, scenario.app
@@ -310,7 +320,9 @@ def measure(
         meta["baseline"] = revision.facts()
     outcomes = [outcome(record, contender) for contender in contenders]
     memory = memory_samples(record, warm, first) if scenario.memory else {}
-    return Results(meta, outcomes, warm.seconds, first.seconds, record.cold, record.warm, memory)
+    return Results(
+        meta, outcomes, warm.seconds, first.seconds, record.cold, record.warm, memory, first.timeline
+    )
 
 
 def draw_chart(workspace: Workspace, chart: Path) -> None:

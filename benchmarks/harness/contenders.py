@@ -78,7 +78,9 @@ Builder = Callable[[BuildContext, Path], Path]
 class Contender:
     """One way of shipping the app. `build` writes into an empty output dir and returns the artifact.
     `executed` archives are started as programs (their own boot picks the interpreter); contenders
-    with the same `cache_group` share one warm build cache (default: a cache of their own)."""
+    with the same `cache_group` share one warm build cache (default: a cache of their own). `timeline`:
+    a hatch-pex file, whose runtime says under PEX_VERBOSE=1 when it is ready (and what it extracted),
+    so its first starts are also taken apart (measure.py, `Timeline`)."""
 
     key: str
     label: str
@@ -86,6 +88,7 @@ class Contender:
     is_venv: bool = False
     executed: bool = False
     cache_group: str | None = None
+    timeline: bool = False
 
     @property
     def cache_key(self) -> str:
@@ -254,9 +257,14 @@ VENV = "venv"
 SYSTEM_SITE_VENV = "venv-system-site"
 
 CONTENDERS: tuple[Contender, ...] = (
-    Contender(HATCH_PEX, "hatch-pex (`hatch build -t pex`, every Python)", build_with_hatch_pex),
     Contender(
-        HATCH_PEX_ONE_VERSION, 'hatch-pex, `python-versions = ["3.11"]`', build_with_hatch_pex_one_version
+        HATCH_PEX, "hatch-pex (`hatch build -t pex`, every Python)", build_with_hatch_pex, timeline=True
+    ),
+    Contender(
+        HATCH_PEX_ONE_VERSION,
+        'hatch-pex, `python-versions = ["3.11"]`',
+        build_with_hatch_pex_one_version,
+        timeline=True,
     ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([])),
     Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"])),
@@ -278,7 +286,10 @@ CONTENDERS: tuple[Contender, ...] = (
 # cache is primed once, by its first contender.
 LARGE_CONTENDERS: tuple[Contender, ...] = (
     Contender(
-        HATCH_PEX, 'hatch-pex (`hatch build -t pex`, `python-versions = ["3.11"]`)', build_with_hatch_pex
+        HATCH_PEX,
+        'hatch-pex (`hatch build -t pex`, `python-versions = ["3.11"]`)',
+        build_with_hatch_pex,
+        timeline=True,
     ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([]), cache_group="pex-cli"),
     Contender(PEX_VENV, "PEX CLI, `--venv`", build_with_pex_cli(["--venv"]), cache_group="pex-cli"),

@@ -58,6 +58,33 @@ METHOD = f"""\
   middle half of each contender's runs, and the raw samples are in `benchmarks/work/results.json`.
 """
 
+TIMELINE_METHOD = """\
+### First start taken apart (every app, hatch-pex only)
+
+- Extra runs, not the ones whose medians are the first-start figures (the runtime's log costs a
+  little): in each first-start round (not the warm-up), every hatch-pex file starts once per variant
+  with `PEX_VERBOSE=1` on a new, empty `PEX_ROOT`, then once more on that same root, now warm;
+  interleaved with the other first starts of the round, in the same rotated order.
+- The runtime writes `hatch-pex: ready in <t> ms` to stderr when it hands over to the application
+  (`t` counted from the start of its `boot()`), and `extracted <wheel> to <entry> in <t> ms` for each
+  wheel it unpacked (`t` counted from the start of the extraction of all of them, done in parallel:
+  the largest is the extraction's wall time). The harness reads stderr as it is written (Python
+  line-buffers it) and times the arrival of the `ready` line from the fork.
+- So a first start of total `T` splits into: the interpreter's start and the archive's stub, up to
+  `boot()` (the `ready` line's arrival less its `ready in`); the runtime up to ready (`ready in`), of
+  which extraction and the rest (interpreter check, site directory, warm record); and the app after
+  ready (`T` less the `ready` line's arrival). The warm start that follows imports the same modules
+  from the `.pyc` files the first start wrote (hatch-pex writes them into its cache whatever
+  `PYTHONDONTWRITEBYTECODE` says), so its own part after ready is executing the modules and the app,
+  and the first start's part after ready less that is compiling the sources and writing the `.pyc`
+  files (strictly: that less reading them back, which a warm start does and a first one does not).
+- Each figure is the median over rounds of what was measured (`T`, the arrival, `ready in`, the
+  extraction, the warm start's total and its arrival), and the parts are derived from those medians,
+  so they add up to the median `PEX_VERBOSE=1` first start; the plain first start's median is beside
+  it, to show what the log costs. A negative compiling part is noise. Raw figures: the `timeline` of
+  each results file.
+"""
+
 LARGE_METHOD = f"""\
 ### The large app (`--large`)
 
@@ -227,13 +254,15 @@ def render_document(small: Results | None, large: Results | None, chart_name: st
         "",
         "hatch-pex against the PEX CLI, shiv and plain venvs, for two apps: a small one (start time, warm",
         "and on an empty cache, build time and size) and one with a large native closure (the same, plus",
-        "the memory of each start and build). Lower is better everywhere; a ratio divides a contender's",
+        "the memory of each start and build). For each, hatch-pex's first start is also taken apart: the",
+        "runtime's part, compiling, executing. Lower is better everywhere; a ratio divides a contender's",
         "median by the named baseline's.",
         "",
     ]
     lines += small_section(small, chart_name)
     lines += large_section(large)
     lines += [METHOD.rstrip("\n"), *(before_after_method(small) if small else []), ""]
+    lines += [TIMELINE_METHOD.rstrip("\n"), ""]
     lines += [LARGE_METHOD.rstrip("\n"), *(before_after_method(large) if large else []), ""]
     lines += ["## Machine and versions", ""]
     if small is not None:

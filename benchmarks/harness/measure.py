@@ -1,19 +1,22 @@
 """Start-time measurements: interleaved round-robin over contenders and bytecode variants, each start
-optionally with the memory of its process tree (see memory.py)."""
+optionally with the memory of its process tree (see memory.py); and, for the hatch-pex files, the
+timeline of a first start, taken from extra runs with the runtime's PEX_VERBOSE=1 log (`Timeline`)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from .contenders import SUCCESS_MARKER
 from .memory import Usage, run_sampled
 from .progress import log
-from .results import Samples
+from .results import Samples, Timelines
 from .shell import clean_environment
 from .workspace import Workspace, remove_tree, reset_dir
 
@@ -40,12 +43,14 @@ class StartFailed(RuntimeError):
 @dataclass
 class StartRecord:
     """Seconds of every measured start, by variant and key; with `memory`, also each start's peak
-    anonymous memory and peak RSS (bytes; see memory.py). `failed`: keys whose priming run failed."""
+    anonymous memory and peak RSS (bytes; see memory.py). `failed`: keys whose priming run failed.
+    `timeline`: the first starts' timelines (`Timeline`, as dicts), by variant and key."""
 
     seconds: Samples
     anonymous: Samples = field(default_factory=dict)
     rss: Samples = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    timeline: Timelines = field(default_factory=dict)
 
     def add(self, variant: str, key: str, usage: Usage, memory: bool) -> None:
         self.seconds[variant][key].append(usage.seconds)
@@ -81,6 +86,87 @@ def start(launch: Launch, environment: dict[str, str], cwd: Path, memory: bool) 
     if returncode != 0 or launch.expected_output not in output:
         raise StartFailed(f"{launch.key} exited {returncode}:\n{output[-1500:]}")
     return usage
+
+
+# What the runtime writes to stderr under PEX_VERBOSE=1 (hatch_pex/bootstrap/log.py, launch.py, cache.py):
+# `ready in` counts from the start of boot() (the stub's call) to the hand-over to the application;
+# each `extracted` line counts from the start of the extraction of all the missing wheels (unpacked in
+# parallel) to that wheel's completion, so the largest is the extraction's wall time.
+READY_LINE = re.compile(r"^hatch-pex: ready in ([0-9.]+) ms$")
+EXTRACTED_LINE = re.compile(r"^hatch-pex: extracted .+ in ([0-9.]+) ms$")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One start with PEX_VERBOSE=1: seconds from fork to exit, from fork to the arrival of the `ready`
+    line (None: the runtime did not say it), the `ready in` figure itself (boot() to ready) and the
+    extraction's wall time (0 when nothing was extracted)."""
+
+    seconds: float
+    ready_at: float | None
+    ready_in: float | None
+    extraction: float
+
+
+def traced_start(launch: Launch, environment: dict[str, str], cwd: Path) -> Trace:
+    """One start with the runtime's log read as it is written: stderr is line-buffered (as Python
+    makes it when it is not a terminal), so the arrival of a line, timed here, is when it was written,
+    and the `ready` line's arrival splits the start in two from the outside, interpreter start
+    included. stdout goes to a file, so nothing else is read meanwhile."""
+    ready_at = ready_in = None
+    extraction = 0.0
+    with tempfile.TemporaryFile("w+") as stdout:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(launch.command), env=environment, cwd=cwd, stdout=stdout, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:
+            arrived = time.perf_counter() - started
+            lines.append(line)
+            if match := READY_LINE.match(line.rstrip("\n")):
+                ready_at, ready_in = arrived, float(match.group(1)) / 1000
+            elif match := EXTRACTED_LINE.match(line.rstrip("\n")):
+                extraction = max(extraction, float(match.group(1)) / 1000)
+        returncode = process.wait()
+        elapsed = time.perf_counter() - started
+        stdout.seek(0)
+        output = stdout.read()
+    if returncode != 0 or launch.expected_output not in output:
+        raise StartFailed(f"{launch.key} exited {returncode}:\n{(output + ''.join(lines))[-1500:]}")
+    return Trace(elapsed, ready_at, ready_in, extraction)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A PEX_VERBOSE=1 first start (empty runtime root) and the warm start that follows it in the same
+    root, seconds: see `Trace`. The warm start imports the same modules from the .pyc files the first
+    one wrote (hatch-pex writes them whatever PYTHONDONTWRITEBYTECODE says), so the first start's time
+    after ready less the warm start's is what compiling the sources and writing the .pyc files took."""
+
+    first: float
+    first_ready_at: float
+    first_ready_in: float
+    extraction: float
+    warm: float
+    warm_ready_at: float
+
+
+def time_timeline(launch: Launch, variant: str, workspace: Workspace) -> Timeline | None:
+    """One timeline (None when the runtime does not log `ready in`: a `--baseline` older than it)."""
+    root = workspace.fresh_dir("timeline-root")
+    try:
+        environment = {**runtime_environment(variant, root), "PEX_VERBOSE": "1"}
+        first = traced_start(launch, environment, workspace.root)
+        warm = traced_start(launch, environment, workspace.root)
+    finally:
+        remove_tree(root)
+    if first.ready_at is None or first.ready_in is None or warm.ready_at is None:
+        return None
+    return Timeline(
+        first.seconds, first.ready_at, first.ready_in, first.extraction, warm.seconds, warm.ready_at
+    )
 
 
 def rotated(items: Sequence[Item], shift: int) -> list[Item]:
@@ -151,19 +237,33 @@ def measure_first_starts(
     memory: bool = False,
     warm_up: bool = True,
     record: StartRecord | None = None,
+    timelines: Sequence[Launch] = (),
 ) -> StartRecord:
     """Every run gets a new, empty runtime root, removed afterwards (outside the timing).
     With `warm_up`, the first round is a discarded warm-up. Given `record` (round 1 already in it,
-    see `measure_warm_starts`), rounds 2 to `rounds` are added to it."""
-    jobs = all_jobs(launches, variants)
+    see `measure_warm_starts`), rounds 2 to `rounds` are added to it. Each of rounds 1 to `rounds` also
+    takes one `Timeline` of each of `timelines` (the hatch-pex files) and variant, interleaved with the
+    first starts (round 1 holds only those when the record came with it); they are not first starts."""
+    jobs = [(variant, launch, False) for variant, launch in all_jobs(launches, variants)]
+    jobs += [(variant, launch, True) for variant, launch in all_jobs(timelines, variants)]
     if record is None:
         record, done = StartRecord(empty_samples(launches, variants)), 0
     else:
         done = 1
-    first_round = 0 if warm_up and not done else done + 1
+    first_round = 0 if warm_up and not done else 1
     for round_number in range(first_round, rounds + 1):
-        log(f"first starts: round {round_number}/{rounds}" + (" (warm-up)" if round_number == 0 else ""))
-        for variant, launch in rotated(jobs, round_number):
+        # Round 0, the warm-up, has no timelines: they are extra runs, not warmed-up first starts.
+        chosen = [
+            job for job in jobs if (round_number >= 1 if job[2] else round_number == 0 or round_number > done)
+        ]
+        if not chosen:
+            continue
+        kind = " (warm-up)" if round_number == 0 else " (timelines only)" if round_number <= done else ""
+        log(f"first starts: round {round_number}/{rounds}{kind}")
+        for variant, launch, timeline in rotated(chosen, round_number):
+            if timeline:
+                add_timeline(record, variant, launch, time_timeline(launch, variant, workspace))
+                continue
             root = workspace.fresh_dir("runtime-root")
             try:
                 environment = runtime_environment(variant, root)
@@ -173,3 +273,10 @@ def measure_first_starts(
             if round_number > 0:
                 record.add(variant, launch.key, usage, memory)
     return record
+
+
+def add_timeline(record: StartRecord, variant: str, launch: Launch, timeline: Timeline | None) -> None:
+    if timeline is None:
+        log(f"{launch.key}: its runtime does not log `ready in` under PEX_VERBOSE=1: no timeline")
+        return
+    record.timeline.setdefault(variant, {}).setdefault(launch.key, []).append(asdict(timeline))

@@ -304,11 +304,158 @@ def tables(results: Results) -> list[str]:
         "",
         *first_start_table(results),
         "",
+        *timeline_section(results),
         f"## Build time ({of_rounds(rounds.get('build'))}) and size",
         "",
         *build_table(results),
         "",
     ]
+
+
+# A first start's timeline, in the order its parts happen: (letter of the bar, what it is).
+TIMELINE_WIDTH = 40
+TIMELINE_PARTS = (
+    ("i", "interpreter start and the archive's stub, up to the runtime's boot()"),
+    ("x", "extracting the wheels"),
+    ("r", "the rest of the runtime up to ready (interpreter check, site directory, warm record)"),
+    ("c", "compiling the app's and its dependencies' sources and writing their .pyc files"),
+    ("e", "executing their modules (as a warm start does, from .pyc) and the app itself"),
+)
+
+
+@dataclass(frozen=True)
+class FirstStartParts:
+    """A first start taken apart (seconds, from the medians of a key's timeline runs, see measure.py's
+    `Timeline`): the parts add up to `total`, the median PEX_VERBOSE=1 first start."""
+
+    total: float
+    interpreter: float  # fork to boot(): the `ready` line's arrival less its `ready in` figure
+    extraction: float
+    runtime_rest: float  # `ready in` less the extraction
+    compiling: float  # the first start's part after ready less the warm start's
+    executing: float  # the warm start's part after ready: its modules come from .pyc files
+
+    @property
+    def runtime(self) -> float:
+        return self.extraction + self.runtime_rest
+
+    @property
+    def app(self) -> float:
+        return self.compiling + self.executing
+
+    def in_order(self) -> tuple[float, ...]:
+        """The parts in TIMELINE_PARTS' order."""
+        return (self.interpreter, self.extraction, self.runtime_rest, self.compiling, self.executing)
+
+
+def first_start_parts(runs: Sequence[dict[str, float]]) -> FirstStartParts | None:
+    """The median of each measured figure, then the parts from those: they add up to the median first
+    start, which a median of each part's own per-run values would not."""
+    if not runs:
+        return None
+
+    def middle(name: str) -> float:
+        return statistics.median(run[name] for run in runs)
+
+    first, ready_at, ready_in, extraction = (
+        middle(name) for name in ("first", "first_ready_at", "first_ready_in", "extraction")
+    )
+    executing = middle("warm") - middle("warm_ready_at")
+    return FirstStartParts(
+        total=first,
+        interpreter=ready_at - ready_in,
+        extraction=extraction,
+        runtime_rest=ready_in - extraction,
+        compiling=first - ready_at - executing,
+        executing=executing,
+    )
+
+
+def timeline_bar(parts: FirstStartParts, longest: float) -> str:
+    """The parts as letters (TIMELINE_PARTS), the bar's length in proportion to `longest` (the longest
+    first start of the table) and each part's share of it by largest remainders; a negative part (noise:
+    the warm start's app part took longer than the first's) counts as 0."""
+    values = [max(value, 0.0) for value in parts.in_order()]
+    width = round(TIMELINE_WIDTH * sum(values) / longest) if longest > 0 else 0
+    if not width or not sum(values):
+        return "-"
+    exact = [value * width / sum(values) for value in values]
+    counts = [int(share) for share in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda index: exact[index] - counts[index], reverse=True)
+    for index in by_remainder[: width - sum(counts)]:
+        counts[index] += 1
+    letters = "".join(letter * count for (letter, _), count in zip(TIMELINE_PARTS, counts))
+    return f"`{letters}`"
+
+
+def share(part: float, whole: float) -> str:
+    return f"{format_ms(part)} ({100 * part / whole:.0f}%)" if whole > 0 else format_ms(part)
+
+
+def timeline_rows(results: Results) -> list[tuple[Outcome, str, FirstStartParts]]:
+    """(contender, variant, its first start taken apart) for each hatch-pex file with timelines."""
+    rows = []
+    for outcome in results.outcomes:
+        for variant in measured_variants(results):
+            parts = first_start_parts(results.timeline.get(variant, {}).get(outcome.key, []))
+            if parts is not None:
+                rows.append((outcome, variant, parts))
+    return rows
+
+
+def timeline_table(results: Results, rows: Sequence[tuple[Outcome, str, FirstStartParts]]) -> list[str]:
+    """One row per hatch-pex file and variant: the headline first start, the PEX_VERBOSE=1 one and its
+    parts (the runtime's share, the app's; within the app, compiling against executing), and the bar."""
+    variants = {variant for _, variant, _ in rows}
+    header = ["hatch-pex file"]
+    header += ["variant"] if len(variants) > 1 else []
+    header += [
+        "first start",
+        "PEX_VERBOSE=1 first start",
+        "interpreter and stub (i)",
+        "runtime to ready",
+        "of which extraction (x)",
+        "app after ready",
+        "compiling + writing .pyc (c), share of app",
+        "executing (e), share of app",
+        "timeline",
+    ]
+    longest = max(parts.total for _, _, parts in rows)
+    lines = []
+    for outcome, variant, parts in rows:
+        row = [outcome.label] + ([VARIANT_LABELS[variant]] if len(variants) > 1 else [])
+        row += [
+            format_ms(median(results.first.get(variant, {}).get(outcome.key))),
+            format_ms(parts.total),
+            share(parts.interpreter, parts.total),
+            share(parts.runtime, parts.total),
+            share(parts.extraction, parts.total),
+            share(parts.app, parts.total),
+            share(parts.compiling, parts.app),
+            share(parts.executing, parts.app),
+            timeline_bar(parts, longest),
+        ]
+        lines.append(row)
+    return table(header, lines)
+
+
+def timeline_legend() -> str:
+    parts = "; ".join(f"`{letter}` {meaning}" for letter, meaning in TIMELINE_PARTS)
+    return (
+        "Shares are of the PEX_VERBOSE=1 first start, the last two of the app's part; each bar is drawn "
+        f"to the scale of the longest first start of the table, {TIMELINE_WIDTH} characters: {parts}."
+    )
+
+
+def timeline_section(results: Results, prefix: str = "") -> list[str]:
+    """Where a hatch-pex file's first start goes (extra PEX_VERBOSE=1 runs, see the method)."""
+    rounds = of_rounds(results.meta.get("rounds", {}).get("cold"))
+    title = f"## {prefix}First start taken apart (hatch-pex; extra PEX_VERBOSE=1 runs, {rounds})"
+    rows = timeline_rows(results)
+    if not rows:
+        # Results of a harness before the timelines, or only a --baseline runtime that does not log `ready`.
+        return [title, "", "Not measured: these results hold no hatch-pex first-start timeline.", ""]
+    return [title, "", *timeline_table(results, rows), "", timeline_legend(), ""]
 
 
 def memory_samples(results: Results, measure: str, kind: str) -> dict[str, dict[str, list[float]]]:
@@ -507,6 +654,7 @@ def large_tables(results: Results, prefix: str = "Large app: ") -> list[str]:
         "",
         *large_start_table(results, "first", SHIV, "shiv"),
         "",
+        *timeline_section(results, prefix),
         f"## {prefix}Build (warm caches; {of_rounds(rounds.get('build'))}), its memory, and size",
         "",
         *large_build_table(results),

@@ -9,6 +9,8 @@ from typing import Any
 
 # variant -> key -> seconds per measured run
 Samples = dict[str, dict[str, list[float]]]
+# variant -> key -> one dict of seconds per timeline run (measure.py, `Timeline`: its fields)
+Timelines = dict[str, dict[str, list[dict[str, float]]]]
 MEASURED = "measured"
 NOT_BUILT = "not built"
 DOES_NOT_RUN = "does not run"
@@ -40,6 +42,8 @@ class Results:
     # Bytes, when memory was measured (the large app): "warm" and "first" -> "anonymous" or "rss" ->
     # Samples; "build" -> "anonymous" or "rss" -> key -> bytes per timed build. See memory.py.
     memory: dict[str, Any] = field(default_factory=dict)
+    # The hatch-pex files' first-start timelines (extra PEX_VERBOSE=1 runs, not the first starts above).
+    timeline: Timelines = field(default_factory=dict)
 
     def outcome(self, key: str) -> Outcome | None:
         return next((outcome for outcome in self.outcomes if outcome.key == key), None)

@@ -67,7 +67,10 @@ def revision_contender(workspace: Workspace, revision: Revision, app: App = SMAL
     """`hatch build -t pex` like the `hatch-pex` contender, in a copy of the app that takes the plugin
     from the revision (see `prepare_revision`)."""
     return Contender(
-        revision.key, revision.label, build_with_hatch_pex_in(app_copy(workspace, revision, app))
+        revision.key,
+        revision.label,
+        build_with_hatch_pex_in(app_copy(workspace, revision, app)),
+        timeline=True,  # a runtime older than PEX_VERBOSE's "ready in" line just gets no timeline
     )
 
 
