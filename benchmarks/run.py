@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark hatch-pex against the PEX CLI, shiv and plain venvs: start time (warm and first),
-build time and size, for the small fixture app; with `--large`, for the large-closure app (torch,
-numpy, pandas, scipy, pyarrow), with the memory of each start and build too. For both apps,
-hatch-pex's first start is also taken apart (extra PEX_VERBOSE=1 runs). Writes docs/benchmarks.md
-(both apps) and docs/benchmarks.png (the small app's chart).
+build time and size, for the small fixture app; with `--mid`, for a small Django project, and with
+`--large`, for the large-closure app (torch, numpy, pandas, scipy, pyarrow), with the memory of each
+start and build too. For every app, hatch-pex's first start is also taken apart (extra PEX_VERBOSE=1
+runs). Writes docs/benchmarks.md (all three apps) and docs/benchmarks.png (the small app's chart).
 
     python3 benchmarks/run.py [--quick] [--warm-rounds N] [--cold-rounds N] [--build-rounds N]
+    python3 benchmarks/run.py --mid [--quick]     # the Django app (about 15 minutes; --quick: 7)
     python3 benchmarks/run.py --large [--quick]   # the large app (about 25 minutes; --quick: 13-15)
     python3 benchmarks/run.py --baseline REV   # also hatch-pex@REV: the plugin at REV, before vs after
 
@@ -41,24 +42,34 @@ from harness.measure import (
     measure_warm_starts,
 )
 from harness.progress import log
-from harness.report import BARE_PYTHON, BARE_VENV_PYTHON, large_tables, tables
+from harness.report import BARE_PYTHON, BARE_VENV_PYTHON, large_tables, mid_tables, tables
 from harness.results import DOES_NOT_RUN, MEASURED, NOT_BUILT, Outcome, Results
 from harness.revision import Revision, prepare_revision, resolve_revision, revision_contender
-from harness.scenario import LARGE, SMALL, Scenario
+from harness.scenario import LARGE, MID, SMALL, Scenario
 from harness.shell import CommandFailed, clean_environment, run
 from harness.toolchain import ensure_tools, find_interpreter, install_plugin, interpreter_version
 from harness.workspace import BENCHMARKS_DIR, REPO_ROOT, Workspace
 
+SCENARIOS = (SMALL, MID, LARGE)
+
 
 def rounds_help(kind: str) -> str:
-    return f"(default {SMALL.full_rounds[kind]}; --large: {LARGE.full_rounds[kind]})"
+    full = SMALL.full_rounds, MID.full_rounds, LARGE.full_rounds
+    return f"(default {full[0][kind]}; --mid: {full[1][kind]}; --large: {full[2][kind]})"
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
+    app = parser.add_mutually_exclusive_group()
+    app.add_argument(
+        "--mid",
+        action="store_true",
+        help="the mid-size Django app (benchmarks/app-mid/) instead of the small one; results in "
+        f"{MID.results_name}, its tables on the same page",
+    )
+    app.add_argument(
         "--large",
         action="store_true",
         help="the large-closure app (benchmarks/app-large/) instead of the small one; results in "
@@ -67,14 +78,15 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"fewer rounds: {SMALL.quick_rounds} (--large: {LARGE.quick_rounds})",
+        help=f"fewer rounds: {SMALL.quick_rounds} (--mid: {MID.quick_rounds}; --large: {LARGE.quick_rounds})",
     )
     parser.add_argument("--warm-rounds", type=int, help=f"warm-start rounds {rounds_help('warm')}")
     parser.add_argument("--cold-rounds", type=int, help=f"first-start rounds {rounds_help('cold')}")
     parser.add_argument(
         "--build-rounds",
         type=int,
-        help=f"cold builds and warm rebuilds each (--large: warm rebuilds only) {rounds_help('build')}",
+        help="cold builds and warm rebuilds each (--mid, --large: warm rebuilds only) "
+        f"{rounds_help('build')}",
     )
     parser.add_argument(
         "--variants",
@@ -82,8 +94,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--python", help="the CPython 3.11 to use (default: `pyenv prefix 3.11`, python3.11)")
     keys = ", ".join(contender.key for contender in SMALL.contenders)
+    mid_keys = ", ".join(contender.key for contender in MID.contenders)
     large_keys = ", ".join(contender.key for contender in LARGE.contenders)
-    parser.add_argument("--contenders", help=f"comma-separated subset of: {keys} (--large: {large_keys})")
+    parser.add_argument(
+        "--contenders",
+        help=f"comma-separated subset of: {keys} (--mid: {mid_keys}; --large: {large_keys})",
+    )
     parser.add_argument(
         "--baseline",
         metavar="REV",
@@ -98,14 +114,14 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        help=f"redraw the page and chart from the last runs' {SMALL.results_name} and "
-        f"{LARGE.results_name}, measure nothing",
+        help=f"redraw the page and chart from the last runs' {SMALL.results_name}, {MID.results_name} "
+        f"and {LARGE.results_name}, measure nothing",
     )
     return parser.parse_args(argv)
 
 
 def chosen_scenario(options: argparse.Namespace) -> Scenario:
-    return LARGE if options.large else SMALL
+    return LARGE if options.large else MID if options.mid else SMALL
 
 
 def chosen_rounds(options: argparse.Namespace, scenario: Scenario) -> dict[str, int]:
@@ -346,13 +362,15 @@ def load_results(workspace: Workspace, scenario: Scenario) -> Results | None:
 
 
 def publish(workspace: Workspace, options: argparse.Namespace, measured: Scenario | None) -> None:
-    """Print the tables of the app just measured (of both, with --report-only) and write the page
-    from both apps' results files; the small app's chart is redrawn when it has results."""
-    small, large = load_results(workspace, SMALL), load_results(workspace, LARGE)
-    if small is None and large is None:
+    """Print the tables of the app just measured (of all three, with --report-only) and write the page
+    from every app's results file; the small app's chart is redrawn when it has results."""
+    small, mid, large = (load_results(workspace, scenario) for scenario in SCENARIOS)
+    if small is None and mid is None and large is None:
         raise SystemExit(f"no results in {workspace.root}: run the benchmark first")
     if small is not None and measured in (None, SMALL):
         print("\n".join(tables(small)))
+    if mid is not None and measured in (None, MID):
+        print("\n".join(mid_tables(mid)))
     if large is not None and measured in (None, LARGE):
         print("\n".join(large_tables(large)))
     chart_link = None
@@ -360,7 +378,7 @@ def publish(workspace: Workspace, options: argparse.Namespace, measured: Scenari
         draw_chart(workspace, options.chart)
         chart_link = os.path.relpath(options.chart.resolve(), options.markdown.resolve().parent)
     options.markdown.parent.mkdir(parents=True, exist_ok=True)
-    options.markdown.write_text(render_document(small, large, chart_link))
+    options.markdown.write_text(render_document(small, mid, large, chart_link))
     log(f"wrote {options.markdown}" + (f" and {options.chart}" if small is not None else ""))
 
 
@@ -415,12 +433,12 @@ def check_docs_outputs(
     options: argparse.Namespace, workspace: Workspace, tree: WorkTree, measured: Scenario | None
 ) -> None:
     """Before anything is measured: stop if the run would write docs/ from a dirty tree, or put into
-    docs/ results of the other app (or, with --report-only, of either) that were measured from one."""
+    docs/ results of the other apps (or, with --report-only, of any) that were measured from one."""
     if not writes_docs(options):
         return
     problem = dirty_tree_problem(tree)
     if problem is None:
-        for scenario in (SMALL, LARGE):
+        for scenario in SCENARIOS:
             if scenario is not measured:
                 path = workspace.results_file_for(scenario.results_name)
                 problem = results_problem(load_results(workspace, scenario), path)

@@ -1,5 +1,5 @@
-"""The fixture apps, the ways of shipping each (the small app eight ways, the large one six), how each
-is built and how each is started."""
+"""The fixture apps, the ways of shipping each (the small app eight ways, the mid-size one seven, the
+large one six), how each is built and how each is started."""
 
 from __future__ import annotations
 
@@ -20,13 +20,15 @@ SUCCESS_MARKER = "bench-app ok"
 @dataclass(frozen=True)
 class App:
     """A fixture project: its directory, the console script every contender runs (with `arguments`),
-    the line that script prints last when all went well, and the PEX CLI's extra resolver options."""
+    the line that script prints last when all went well, the PEX CLI's extra resolver options, and the
+    distributions whose versions (as resolved into the venv) the page names."""
 
     key: str
     directory: Path
     script: str
     pex_resolver_arguments: tuple[str, ...] = ()
     arguments: tuple[str, ...] = APP_ARGUMENTS
+    distributions: tuple[str, ...] = ("click", "requests", "rich")
 
     @property
     def success_marker(self) -> str:
@@ -43,6 +45,16 @@ LARGE_APP = App(
     BENCHMARKS_DIR / "app-large",
     "bench-app-large",
     ("--find-links", "/opt/wheels", "--pip-version", "26.2.1"),
+    distributions=("torch", "numpy", "pandas", "scipy", "pyarrow"),
+)
+# A small Django project whose script runs `manage.py check` (no arguments of its own). Django and the
+# REST framework come from the index like the small app's dependencies: no resolver options needed.
+MID_APP = App(
+    "mid",
+    BENCHMARKS_DIR / "app-mid",
+    "bench-app-mid",
+    arguments=(),
+    distributions=("django", "djangorestframework", "asgiref", "sqlparse"),
 )
 
 
@@ -302,6 +314,19 @@ LARGE_CONTENDERS: tuple[Contender, ...] = (
     ),
     Contender(SHIV, "shiv", build_with_shiv, cache_group="pip"),
     Contender(VENV, "plain venv", build_venv(system_site_packages=False), is_venv=True, cache_group="pip"),
+)
+
+# The mid-size app: the large app's six (hatch-pex serves 3.11 only, its pyproject.toml says so; the same
+# cache groups) and the small app's `--system-site-packages` venv, in the pip group too.
+MID_CONTENDERS: tuple[Contender, ...] = (
+    *LARGE_CONTENDERS,
+    Contender(
+        SYSTEM_SITE_VENV,
+        "venv `--system-site-packages`",
+        build_venv(system_site_packages=True),
+        is_venv=True,
+        cache_group="pip",
+    ),
 )
 
 

@@ -1,13 +1,22 @@
-"""docs/benchmarks.md: both apps' tables with the method, the machine and the command around them."""
+"""docs/benchmarks.md: the three apps' tables with the method, the machine and the command around them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from .contenders import APP_ARGUMENTS, APP_SCRIPT, LARGE_APP
+from .contenders import APP_ARGUMENTS, APP_SCRIPT, LARGE_APP, MID_APP
 from .memory import BUILD_INTERVAL, START_INTERVAL
-from .report import BARE_PYTHON, BARE_VENV_PYTHON, format_ms, large_tables, median, revision_facts, tables
+from .report import (
+    BARE_PYTHON,
+    BARE_VENV_PYTHON,
+    format_ms,
+    large_tables,
+    median,
+    mid_tables,
+    revision_facts,
+    tables,
+)
 from .results import Results
 
 ARGUMENTS = " ".join(APP_ARGUMENTS)
@@ -83,6 +92,28 @@ TIMELINE_METHOD = """\
   so they add up to the median `PEX_VERBOSE=1` first start; the plain first start's median is beside
   it, to show what the log costs. A negative compiling part is noise. Raw figures: the `timeline` of
   each results file.
+"""
+
+MID_METHOD = f"""\
+### The mid-size app (`--mid`)
+
+- `benchmarks/app-mid/` (the `{MID_APP.script}` script: Django's `manage.py check` of a small project,
+  settings in the package; installed apps admin, auth, contenttypes, sessions, messages, staticfiles,
+  humanize, the REST framework and a catalog app of its own with two models, their admin, serializers,
+  viewsets and a router). `check` sets Django up, imports every app's models and admin and the URL
+  configuration, and runs the system checks: most of what a Django process imports before its first
+  request, without a database. Its closure (Django, djangorestframework, asgiref, sqlparse) is about
+  3,900 files as wheels. The app admits CPython 3.10 and later; hatch-pex is given
+  `python-versions = ["3.11"]`, the benchmark's interpreter, as for the large app.
+- Seven ways: the large app's six (hatch-pex, the PEX CLI default, `--venv` and `--venv --sh-boot`,
+  shiv, a plain venv) and the `--system-site-packages` venv, built and started as for the small app,
+  on the same interpreter, without arguments.
+- Both variants. Otherwise as for the large app: builds with warm caches only (the PEX CLI builds
+  share one `PEX_ROOT`, shiv and the venvs one pip cache); the peak anonymous memory and peak RSS of
+  every timed start and build; no discarded warm-up round (the page cache is warm from the builds): the
+  warm starts' priming run of each artifact, on an empty runtime root, checks it and is round 1 of its
+  first starts.
+- The raw samples are in `benchmarks/work/results-mid.json`.
 """
 
 LARGE_METHOD = f"""\
@@ -235,6 +266,19 @@ def small_section(results: Results | None, chart_name: str | None) -> list[str]:
     return [*lines, *demoted(tables(results)), *failure_section(results)]
 
 
+def mid_section(results: Results | None) -> list[str]:
+    lines = ["## Mid-size app (`benchmarks/app-mid/`: a Django project, `manage.py check`)", ""]
+    if results is None:
+        return [*lines, "Not measured yet: `python3 benchmarks/run.py --mid`.", ""]
+    lines += [
+        "Memory is the peak anonymous memory of the whole process tree (see below), with the largest",
+        "single process's peak RSS beside it.",
+        "",
+        *measured_with(results),
+    ]
+    return [*lines, *demoted(mid_tables(results, prefix="")), *failure_section(results)]
+
+
 def large_section(results: Results | None) -> list[str]:
     lines = ["## Large app (`benchmarks/app-large/`: torch, numpy, pandas, scipy, pyarrow)", ""]
     if results is None:
@@ -248,25 +292,31 @@ def large_section(results: Results | None) -> list[str]:
     return [*lines, *demoted(large_tables(results, prefix="")), *failure_section(results)]
 
 
-def render_document(small: Results | None, large: Results | None, chart_name: str | None) -> str:
+def render_document(
+    small: Results | None, mid: Results | None, large: Results | None, chart_name: str | None
+) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "hatch-pex against the PEX CLI, shiv and plain venvs, for two apps: a small one (start time, warm",
-        "and on an empty cache, build time and size) and one with a large native closure (the same, plus",
-        "the memory of each start and build). For each, hatch-pex's first start is also taken apart: the",
-        "runtime's part, compiling, executing. Lower is better everywhere; a ratio divides a contender's",
-        "median by the named baseline's.",
+        "hatch-pex against the PEX CLI, shiv and plain venvs, for three apps: a small one (start time,",
+        "warm and on an empty cache, build time and size), a mid-size Django project and one with a large",
+        "native closure (the same, plus the memory of each start and build). For each, hatch-pex's first",
+        "start is also taken apart: the runtime's part, compiling, executing. Lower is better everywhere;",
+        "a ratio divides a contender's median by the named baseline's.",
         "",
     ]
     lines += small_section(small, chart_name)
+    lines += mid_section(mid)
     lines += large_section(large)
     lines += [METHOD.rstrip("\n"), *(before_after_method(small) if small else []), ""]
     lines += [TIMELINE_METHOD.rstrip("\n"), ""]
+    lines += [MID_METHOD.rstrip("\n"), *(before_after_method(mid) if mid else []), ""]
     lines += [LARGE_METHOD.rstrip("\n"), *(before_after_method(large) if large else []), ""]
     lines += ["## Machine and versions", ""]
     if small is not None:
         lines += facts_section(small, "Small app run")
+    if mid is not None:
+        lines += facts_section(mid, "Mid-size app run")
     if large is not None:
         lines += facts_section(large, "Large app run")
     lines += [
@@ -275,6 +325,8 @@ def render_document(small: Results | None, large: Results | None, chart_name: st
         "```",
         "python3 benchmarks/run.py                  # small app, full run: rewrites this page, its chart",
         "python3 benchmarks/run.py --quick          # fewer rounds",
+        "python3 benchmarks/run.py --mid            # mid-size app (about 15 minutes on two cores)",
+        "python3 benchmarks/run.py --mid --quick    # fewer rounds (about 7 minutes)",
         "python3 benchmarks/run.py --large          # large app (about 25 minutes on two cores)",
         "python3 benchmarks/run.py --large --quick  # fewer rounds (about 13-15 minutes)",
         "python3 benchmarks/run.py --report-only    # redraw this page from the last runs' results",
@@ -284,7 +336,8 @@ def render_document(small: Results | None, large: Results | None, chart_name: st
         "It needs CPython 3.11 (pyenv or on PATH) and PyPI (the large app: also the CPU torch wheel, see",
         "above); it installs pex, shiv, hatch, matplotlib and this repository's plugin into",
         "`benchmarks/work/` (gitignored). The raw samples of the last runs are in",
-        "`benchmarks/work/results.json` (small app) and `benchmarks/work/results-large.json` (large app).",
+        "`benchmarks/work/results.json` (small app), `benchmarks/work/results-mid.json` (mid-size app) and",
+        "`benchmarks/work/results-large.json` (large app).",
         'Run it from a clean checkout of the commit named under "Machine and versions": it refuses to',
         "write this page (or its chart) from a work tree with uncommitted changes, before it measures",
         "anything; `--markdown PATH --chart PATH` write elsewhere from any tree.",

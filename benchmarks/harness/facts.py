@@ -10,13 +10,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .contenders import LARGE_APP, App
+from .contenders import SMALL_APP, App
 from .shell import clean_environment, run
 from .toolchain import distribution_versions, tool_versions
 from .workspace import REPO_ROOT, Workspace
 
-APP_DISTRIBUTIONS = ("click", "requests", "rich")
-LARGE_APP_DISTRIBUTIONS = ("torch", "numpy", "pandas", "scipy", "pyarrow")
 SITE_PACKAGES_SCRIPT = (
     "import os, site\n"
     "for d in site.getsitepackages():\n"
@@ -106,7 +104,7 @@ def collect_facts(
     app: App | None = None,
 ) -> dict[str, Any]:
     venv_python = workspace.artifact_dir("venv") / "venv" / "bin" / "python"
-    names = LARGE_APP_DISTRIBUTIONS if app == LARGE_APP else APP_DISTRIBUTIONS
+    names = (app or SMALL_APP).distributions
     app_versions = distribution_versions(venv_python, names) if venv_python.exists() else {}
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -28,6 +28,8 @@ LARGE_WARM_MEMORY_MARGIN = 16 * MIB
 LARGE_FIRST_MEMORY_MARGIN = 64 * MIB
 LARGE_BUILD_VS_PEX = 0.1
 LARGE_SIZE_TOLERANCE = 0.03
+# The mid-size app's goal: hatch-pex's warm start no slower than the plain venv's.
+MID_WARM_START_VS_VENV = 1.0
 
 
 @dataclass(frozen=True)
@@ -564,9 +566,10 @@ def large_targets_table(results: Results) -> list[str]:
     return table(header, large_target_rows(results))
 
 
-def large_start_table(results: Results, measure: str, baseline: str, baseline_name: str) -> list[str]:
-    """Per variant: the median time and its ratio to `baseline`'s, the median of each start's peak
-    anonymous memory and its ratio, and the median peak RSS."""
+def memory_start_table(results: Results, measure: str, columns: Sequence[Column]) -> list[str]:
+    """Per variant: the median time and its ratio to each of `columns`' baselines, the median of each
+    start's peak anonymous memory and its ratio to the first column's baseline, and the median peak RSS
+    (the mid-size and large apps, whose starts' memory is measured)."""
     seconds = results.warm if measure == "warm" else results.first
     anonymous, rss = memory_samples(results, measure, "anonymous"), memory_samples(results, measure, "rss")
     variants = measured_variants(results)
@@ -575,9 +578,9 @@ def large_start_table(results: Results, measure: str, baseline: str, baseline_na
         prefix = f"{VARIANT_LABELS[variant]}: " if len(variants) > 1 else ""
         header += [
             f"{prefix}time",
-            f"{TIMES} {baseline_name}",
+            *(column.title for column in columns),
             f"{prefix}anonymous memory",
-            f"{TIMES} {baseline_name}",
+            columns[0].title,
             f"{prefix}peak RSS",
         ]
     rows = []
@@ -587,22 +590,24 @@ def large_start_table(results: Results, measure: str, baseline: str, baseline_na
             continue
         row = [outcome.label]
         for variant in variants:
-            time_value = median(seconds.get(variant, {}).get(outcome.key))
-            memory_value = median(anonymous.get(variant, {}).get(outcome.key))
+            by_key, memory_by_key = seconds.get(variant, {}), anonymous.get(variant, {})
+            time_value = median(by_key.get(outcome.key))
+            memory_value = median(memory_by_key.get(outcome.key))
             row += [
                 format_seconds(time_value)
                 if time_value is not None and time_value >= 10
                 else format_ms(time_value),
-                format_ratio(time_value, median(seconds.get(variant, {}).get(baseline))),
+                *(format_ratio(time_value, median(by_key.get(column.baseline))) for column in columns),
                 format_mebibytes(memory_value),
-                format_ratio(memory_value, median(anonymous.get(variant, {}).get(baseline))),
+                format_ratio(memory_value, median(memory_by_key.get(columns[0].baseline))),
                 format_mebibytes(median(rss.get(variant, {}).get(outcome.key))),
             ]
         rows.append(row)
     return table(header, rows)
 
 
-def large_build_table(results: Results) -> list[str]:
+def memory_build_table(results: Results) -> list[str]:
+    """Builds with warm caches, their memory, and sizes (the mid-size and large apps)."""
     header = [
         "contender",
         "build (warm caches)",
@@ -636,27 +641,58 @@ def large_build_table(results: Results) -> list[str]:
     return table(header, rows)
 
 
-def large_tables(results: Results, prefix: str = "Large app: ") -> list[str]:
-    """The large app's tables, as printed on the console (the page puts them one level down, without
-    the prefix)."""
+def memory_app_tables(
+    results: Results, prefix: str, targets: Sequence[str], warm_columns: Sequence[Column]
+) -> list[str]:
+    """The tables of an app whose memory is measured (mid-size, large): `targets`, the before vs after
+    table if any, warm and first starts with their memory, the first start taken apart, the builds."""
     rounds = results.meta.get("rounds", {})
     return [
         f"## {prefix}Targets (hatch-pex's median ÷ the baseline's)",
         "",
-        *large_targets_table(results),
+        *targets,
         "",
         *before_after_section(results),
         f"## {prefix}Warm start (cache populated; {of_rounds(rounds.get('warm'))})",
         "",
-        *large_start_table(results, "warm", VENV, "venv"),
+        *memory_start_table(results, "warm", warm_columns),
         "",
         f"## {prefix}First start (empty PEX_ROOT / SHIV_ROOT; {of_rounds(rounds.get('cold'))})",
         "",
-        *large_start_table(results, "first", SHIV, "shiv"),
+        *memory_start_table(results, "first", [Column(SHIV, f"{TIMES} shiv")]),
         "",
         *timeline_section(results, prefix),
         f"## {prefix}Build (warm caches; {of_rounds(rounds.get('build'))}), its memory, and size",
         "",
-        *large_build_table(results),
+        *memory_build_table(results),
         "",
     ]
+
+
+def large_tables(results: Results, prefix: str = "Large app: ") -> list[str]:
+    """The large app's tables, as printed on the console (the page puts them one level down, without
+    the prefix)."""
+    return memory_app_tables(results, prefix, large_targets_table(results), [Column(VENV, f"{TIMES} venv")])
+
+
+def mid_targets_table(results: Results) -> list[str]:
+    ours = results.outcome(HATCH_PEX)
+    if ours is not None and not ours.measured:
+        return [f"hatch-pex was not measured: {ours.status} (see below)."]
+    variants = measured_variants(results)
+    header = ["hatch-pex target", *(VARIANT_LABELS[variant] for variant in variants)]
+    warm = [
+        verdict(
+            median(results.warm.get(variant, {}).get(HATCH_PEX)),
+            median(results.warm.get(variant, {}).get(VENV)),
+            MID_WARM_START_VS_VENV,
+        )
+        for variant in variants
+    ]
+    return table(header, [[f"warm start ≤ {MID_WARM_START_VS_VENV:.2f}{TIMES} plain venv's", *warm]])
+
+
+def mid_tables(results: Results, prefix: str = "Mid app: ") -> list[str]:
+    """The mid-size app's tables, as printed on the console (the page: one level down, no prefix)."""
+    warm_columns = [Column(VENV, f"{TIMES} venv"), Column(SYSTEM_SITE_VENV, f"{TIMES} system-site venv")]
+    return memory_app_tables(results, prefix, mid_targets_table(results), warm_columns)
