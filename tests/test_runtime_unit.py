@@ -624,6 +624,37 @@ def test_warm_modules_are_complete_and_in_dependency_order() -> None:
     assert closure == set(order)
 
 
+def _all_relative_imports(name: str) -> set[str]:
+    """Runtime modules a module imports anywhere (top level or inside a function): `from .x import`
+    and `from . import x`, where x is a module (not a name of __init__)."""
+    tree = ast.parse((BOOTSTRAP / f"{name}.py").read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.update([node.module] if node.module else [alias.name for alias in node.names])
+    return {module for module in found if (BOOTSTRAP / f"{module}.py").is_file()}
+
+
+def test_runtime_imports_form_no_cycle() -> None:
+    """Modules import downward only: no runtime module imports one that (transitively) imports it back,
+    and only __init__.boot imports launch (re-exec is reexec.py, for launch, resolve and the tools)."""
+    graph = {p.stem: _all_relative_imports(p.stem) for p in BOOTSTRAP.glob("*.py") if p.stem != "main_stub"}
+    assert {name for name, imports in graph.items() if "launch" in imports} == {"__init__"}
+    state: dict[str, str] = {}  # "open" while its imports are walked, then "done"
+
+    def walk(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for dependency in sorted(graph[name] - {"__init__"}):  # the package is loaded before any module
+            assert state.get(dependency) != "open", " -> ".join([*path, name, dependency])
+            if dependency not in state:
+                walk(dependency, [*path, name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name, [])
+
+
 def test_code_cache_lists_every_runtime_module() -> None:
     from hatch_pex.bootstrap import codecache
 

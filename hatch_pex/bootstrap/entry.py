@@ -15,7 +15,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-# Set by launch.reexec when this interpreter ran with -P or PYTHONSAFEPATH (3.11+): the interpreter a
+# Set by reexec.reexec when this interpreter ran with -P or PYTHONSAFEPATH (3.11+): the interpreter a
 # pex moves to may be a 3.9 or 3.10, which knows neither, so the rule travels in the environment. Taken
 # out of it here, once, so that the application's own children do not inherit it.
 SAFE_PATH_MARKER = "_HATCH_PEX_SAFE_PATH"

@@ -16,15 +16,14 @@ from . import CHECKED, bytecode, entry, isolation
 from .cache import verify, verify_site
 from .locks import hold_shared, keep, lock_path, release, still_linked
 from .log import EXIT_START_FAILURE, BootError, env_flag, log, since
+from .reexec import REEXEC_MARKER, reexec, reexec_check
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import NoReturn
 
     Entry = tuple[str, str, Sequence[str], Sequence[int], Sequence[int]]  # dir, wheel, manifest
 
-REEXEC_MARKER = "_HATCH_PEX_REEXEC"  # set before os.execv: a re-executed start never searches again
 TOUCH_EVERY_SECONDS = 86400
 
 
@@ -71,47 +70,6 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
     sys.meta_path[:] = [f for f in sys.meta_path if not hasattr(f, "hatch_pex_code_cache")]  # cold start's
     project = str(record.get("project") or "")
     return lambda: entry.run(kind, value, project)
-
-
-def reexec_check(target: str) -> tuple[object, ...]:
-    """What a cached re-exec decision depends on: the search variables and the target binary."""
-    try:
-        st = os.stat(target)
-        binary: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
-    except OSError:
-        binary = ()
-    env = os.environ
-    return (env.get("PEX_PYTHON"), env.get("PEX_PYTHON_PATH"), env.get("PATH"), binary)
-
-
-def interpreter_options() -> list[str]:
-    """The options of this interpreter that isolate it (-I, -E, -s, -S, -B) and its -X options, to be
-    given again to the interpreter this pex moves to."""
-    flags = sys.flags
-    options = (
-        ["-I"]
-        if flags.isolated
-        else [f for f, on in (("-E", flags.ignore_environment), ("-s", flags.no_user_site)) if on]
-    )
-    options += [f for f, on in (("-S", flags.no_site), ("-B", flags.dont_write_bytecode)) if on]
-    for key, value in sys._xoptions.items():
-        options.append(f"-X{key}" if value is True else f"-X{key}={value}")
-    return options
-
-
-def reexec(target: str) -> NoReturn:
-    """Runs this pex again under `target`, same argv, interpreter options and environment (plus the
-    loop guard)."""
-    log(f"re-executing under {target}")
-    os.environ[REEXEC_MARKER] = target
-    if entry.safe_path() and not sys.flags.isolated:  # -I travels as an option, -P as a marker
-        os.environ[entry.SAFE_PATH_MARKER] = "1"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execv(target, [target, *interpreter_options(), sys.argv[0], *sys.argv[1:]])
-    except OSError as exc:
-        raise BootError(f"cannot execute {target}: {exc}") from None
 
 
 def _in_use(record: dict[str, object]) -> str | None:

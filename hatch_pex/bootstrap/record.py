@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 PACKAGE = __name__.rpartition(".")[0]
 # Every runtime module `launch` imports, each after the modules it imports: __init__ executes them in
 # this order (tests/test_runtime_unit.py checks the list is complete and ordered).
-WARM_MODULES = ("log", "rootpath", "trust", "locks", "bytecode", "cache", "isolation", "entry", "launch")
+WARM_MODULES = (
+    "log", "rootpath", "trust", "locks", "bytecode", "cache", "isolation", "entry", "reexec", "launch",
+)  # fmt: skip
 
 
 def warm_code(codes: dict[str, CodeType]) -> bytes:

@@ -7,11 +7,11 @@ import os
 
 from . import cache, codecache
 from .interpreter import current_facts, describe, find_fitting, fit
-from .launch import reexec, reexec_check
 from .locks import ROOT_LOCK, hold_shared, keep, lock_path, release
 from .log import BootError, log
 from .pexinfo import PexInfo
 from .record import build, build_reexec, save
+from .reexec import reexec, reexec_check
 
 
 def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:

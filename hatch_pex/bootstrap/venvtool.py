@@ -69,8 +69,8 @@ if INHERIT_PATH == "prefer":
 
 def venv_command(pex: str, raw: bytes, args: Sequence[str], reexec_from: str | None = None) -> int:
     from .interpreter import current_facts, describe, find_fitting, fit
-    from .launch import reexec
     from .pexinfo import PexInfo
+    from .reexec import reexec
 
     force = "--force" in args
     compile_bytecode = "--no-compile" not in args
