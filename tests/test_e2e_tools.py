@@ -278,37 +278,125 @@ def test_cache_shows_a_re_exec_record_for_what_it_is(
 # --------------------------------------------------------------------------------------------------
 
 
+# Loaded by the interpreter that runs the pex (PYTHONPATH) to put a SIGINT at one precise point of the
+# start, as HP_SIGINT_AT says:
+#   handled-late  once the probe has started (HP_MARKER exists), sent to a thread of our own: Python's
+#                 handler runs but the main thread's wait is not interrupted. That is what a SIGINT that
+#                 lands just before the wait's system call starts does (rare, seen on a busy machine):
+#                 the start must notice it without the wait being interrupted.
+#   spawning      as the probe's child has been forked and executed, while subprocess.Popen() still runs
+#   in-boot       at the first file boot() opens in the cache, before launch() runs
+# Each probe child's pid is written to HP_CHILDREN (one a line).
+SIGINT_AT = """\
+import os, signal, subprocess, sys, threading, time
+
+AT, ROOT, CHILDREN = os.environ["HP_SIGINT_AT"], os.environ["PEX_ROOT"], os.environ["HP_CHILDREN"]
+_execute_child, _open = subprocess.Popen._execute_child, os.open
+
+
+def execute_child(self, *args, **kwargs):
+    _execute_child(self, *args, **kwargs)
+    with open(CHILDREN, "a") as file:
+        file.write(f"{self.pid}\\n")
+    if AT == "spawning":
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def open_(path, *args, **kwargs):
+    global AT
+    if AT == "in-boot" and str(path).startswith(ROOT):
+        AT = "sent"
+        os.kill(os.getpid(), signal.SIGINT)
+    return _open(path, *args, **kwargs)
+
+
+def late():
+    while not os.path.exists(os.environ["HP_MARKER"]):
+        time.sleep(0.01)
+    time.sleep(0.2)  # the start waits for the probe by then
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+
+subprocess.Popen._execute_child, os.open = execute_child, open_
+if AT == "handled-late":
+    threading.Thread(target=late, daemon=True).start()
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Not running any more: no such process, or a zombie (killed, not reaped yet by whoever
+    inherited it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+@pytest.mark.parametrize("point", ["waiting", "handled-late", "spawning", "in-boot"])
 def test_ctrl_c_during_the_start_exits_130(
-    plain_pex: Path, python: Path, interpreters: dict[str, Path], env: dict[str, str], tmp_path: Path
+    plain_pex: Path,
+    python: Path,
+    interpreters: dict[str, Path],
+    env: dict[str, str],
+    tmp_path: Path,
+    point: str,
 ) -> None:
-    """SIGINT while the start waits for an interpreter it probes (here one that never answers): exit
-    130, no traceback, no error line (docs/runtime.md, "Exit codes and errors")."""
+    """SIGINT at any point of the start exits 130 at once, no traceback, no error line (docs/runtime.md,
+    "Exit codes and errors"), and leaves no probe child running. The start probes an interpreter that
+    never answers (a cold start under an interpreter the pex does not serve). The SIGINT comes while the
+    start waits for the probe (`waiting`, from here; `handled-late`, see SIGINT_AT), while the probe's
+    child is being started (`spawning`) or in boot(), before launch() (`in-boot`)."""
     others = [p for p in interpreters.values() if p != python]
     if not others:
         pytest.skip("needs a second CPython")
-    marker = tmp_path / "probed"
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs /proc")
+    marker, children = tmp_path / "probed", tmp_path / "children"
     slow = tmp_path / "slow-python"
     sleep = shutil.which("sleep")
     assert sleep, "no sleep command"
-    slow.write_text(f"#!/bin/sh\n: > '{marker}'\nexec {sleep} 120\n")  # PATH has nothing in it
+    slow.write_text(f"#!/bin/sh\necho $$ > '{marker}'\nexec {sleep} 120\n")  # PATH has nothing in it
     slow.chmod(0o755)
     run_env = with_env(env, PEX_ROOT=tmp_path / "root", PEX_PYTHON=slow, PATH=tmp_path / "nothing")
+    if point != "waiting":
+        hooks = tmp_path / "hooks"
+        hooks.mkdir()
+        (hooks / "sitecustomize.py").write_text(SIGINT_AT)
+        run_env = with_env(
+            run_env, PYTHONPATH=hooks, HP_SIGINT_AT=point, HP_MARKER=marker, HP_CHILDREN=children
+        )
+    # SIGINT as a terminal's ^C leaves it, even if this test runs where it is ignored (a background job)
+    default_sigint = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     process = subprocess.Popen(
-        [others[0], plain_pex, "x"], env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [others[0], plain_pex, "x"],
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if default_sigint else None,
     )
     try:
-        for _ in range(600):
-            if marker.exists() or process.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not marker.exists():
-            process.kill()
-            pytest.fail(f"the start never probed the slow interpreter: {process.communicate()}")
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        if point == "waiting":
+            for _ in range(600):
+                if marker.exists() or process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if not marker.exists():
+                process.kill()
+                pytest.fail(f"the start never probed the slow interpreter: {process.communicate()}")
+            process.send_signal(signal.SIGINT)
+        # Bounded well below the probe's own 60 s timeout, which a SIGINT left unnoticed waits for.
+        stdout, stderr = process.communicate(timeout=40)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     assert process.returncode == 130, (process.returncode, stdout, stderr)
     assert stdout == "" and stderr == "", (stdout, stderr)
+    pids = {int(word) for path in (children, marker) if path.exists() for word in path.read_text().split()}
+    for pid in pids:
+        deadline = time.monotonic() + 10
+        while not _gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(pid), f"the probe's child still runs: {Path(f'/proc/{pid}/stat').read_text()}"

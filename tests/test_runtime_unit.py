@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import types
 import zipfile
 from pathlib import Path
@@ -941,6 +942,87 @@ def test_trusted_root(tmp_path: Path) -> None:
         os.chown(root, 65534, 65534)
         assert "owned by uid 65534" in (trust.trusted_root(str(root))[1] or "")
         assert trust.read_owned(str(root)) is None
+
+
+# A SIGINT whose handler runs while the main thread's blocking call goes on: what a SIGINT that lands
+# just before that call's system call starts does. Sent to a thread of our own, so that the main
+# thread's call is not interrupted; then the code `HP_CODE` runs on the main thread.
+HANDLED_LATE = """\
+import os, signal, sys, threading, time
+sys.path.insert(0, os.environ["HP_SOURCE"])
+def late():
+    time.sleep(float(os.environ["HP_AFTER"]))
+    signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+threading.Thread(target=late, daemon=True).start()
+started = time.monotonic()
+try:
+    exec(compile(os.environ["HP_CODE"], "<HP_CODE>", "exec"))  # exec(str) would make the exit a SIGINT
+except KeyboardInterrupt:
+    print("interrupted after", round(time.monotonic() - started, 1))
+"""
+
+
+def _handled_late(code: str, after: float, timeout: float = 30) -> str:
+    env = {**os.environ, "HP_SOURCE": str(BOOTSTRAP.parent.parent), "HP_CODE": code, "HP_AFTER": str(after)}
+    done = subprocess.run(
+        [sys.executable, "-c", HANDLED_LATE], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0 and not done.stderr, (done.returncode, done.stderr)
+    return done.stdout
+
+
+def test_run_probe_notices_a_sigint_its_wait_missed_and_reaps_the_child(tmp_path: Path) -> None:
+    """A probe that never answers: the ^C ends the wait within a slice, not when the probe's timeout
+    expires, and the child is killed and reaped before the KeyboardInterrupt goes on."""
+    pid_file = tmp_path / "pid"
+    slow = tmp_path / "slow"
+    slow.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 60\n")
+    slow.chmod(0o755)
+    code = (
+        "from hatch_pex.bootstrap.interpreter import run_probe\n"
+        f"try:\n    run_probe([{str(slow)!r}], 50)\n"
+        "finally:\n"
+        f"    pid = int(open({str(pid_file)!r}).read())\n"
+        "    print('reaped' if not os.path.exists(f'/proc/{pid}') else open(f'/proc/{pid}/stat').read())\n"
+    )
+    out = _handled_late(code, after=1.0)
+    assert out.split()[0] == "reaped", out
+    assert out.split()[1:3] == ["interrupted", "after"] and float(out.split()[3]) < 10, out
+
+
+def test_run_probe_output_exit_status_and_timeout(tmp_path: Path) -> None:
+    from hatch_pex.bootstrap.interpreter import run_probe
+
+    code = "import sys, time; time.sleep(0.3); print('out'); sys.exit('err')"
+    assert run_probe([sys.executable, "-c", code], 30) == (1, "out\n", "err\n")  # waited for in slices
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired, match=r"timed out after 0\.5 seconds"):
+        run_probe(["sleep", "30"], 0.5)
+    assert time.monotonic() - started < 10
+
+
+def test_a_cold_start_waits_for_prune_and_notices_a_sigint_meanwhile(tmp_path: Path) -> None:
+    """hold_shared(wait=True) while prune holds the whole lock: it gets its byte once prune is done, and
+    a ^C meanwhile ends the wait at once, even one its wait did not see."""
+    lock = str(tmp_path / "prune.lock")
+    code = f"from hatch_pex.bootstrap import locks\nfd, ok = locks.hold_shared({lock!r}, wait=True)\nprint(ok, fd)"
+    prune = locks.hold_exclusive(lock, wait=False)
+    assert prune is not None
+    try:
+        out = _handled_late(code, after=0.5)
+        assert out.split()[:2] == ["interrupted", "after"] and float(out.split()[2]) < 10, out
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": str(BOOTSTRAP.parent.parent)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(0.5)
+        assert waiter.poll() is None  # still waiting for prune
+    finally:
+        locks.release(prune)
+    out, _ = waiter.communicate(timeout=30)
+    assert out.split()[0] == "True" and out.split()[1] != "None", out
 
 
 def test_read_owned_refuses_symlinks_and_files_others_can_write(tmp_path: Path) -> None:

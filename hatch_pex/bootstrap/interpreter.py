@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .pexinfo import PexInfo
 
 FACTS_FORMAT = 1
+PROBE_SLICE = 0.1  # seconds: the longest a probe is waited for before a pending ^C is noticed
 # Runs under any Python (2.7 included) so that too old interpreters are refused with a clear reason;
 # so it cannot use -I (3.4+), and does what -I would: with -E -s -S, the only entry of sys.path that is
 # not the interpreter's own is "", the working directory, which goes before anything is imported.
@@ -173,27 +174,75 @@ def probe_candidate(path: str, pex: str) -> tuple[dict[str, object] | None, str]
         return None, "not executable"
     bootstrap = os.path.join(pex, ".bootstrap")
     try:
-        done = subprocess.run(
-            [path, "-E", "-s", "-S", "-c", PROBE, bootstrap],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        returncode, stdout, stderr = run_probe([path, "-E", "-s", "-S", "-c", PROBE, bootstrap], 60)
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"could not run it: {exc}"
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or ["no output"]
+    if returncode != 0:
+        lines = stderr.strip().splitlines() or ["no output"]
         line = lines[-1] if lines[0].startswith("Traceback") else lines[0]  # the error, not the frames
-        return None, f"could not run it (exit {done.returncode}: {line.strip()})"
+        return None, f"could not run it (exit {returncode}: {line.strip()})"
     try:
-        found = json.loads(done.stdout)
+        found = json.loads(stdout)
     except ValueError:
         return None, "its probe printed no JSON"
     found.setdefault("executable", path)
     found["executable"] = path
     return found, ""
+
+
+def run_probe(argv: list[str], timeout: float) -> tuple[int, str, str]:
+    """subprocess.run(argv, capture_output=True, text=True, timeout=timeout), stdin /dev/null, but ^C
+    ends it at once wherever it comes, and the child is killed and reaped (the start exits 130):
+
+    * never one long wait: a SIGINT whose handler ran just before a blocking poll() began does not
+      interrupt it (a busy machine widens that window): the KeyboardInterrupt would come only when
+      the child ends or the timeout expires; waiting a slice at a time, it comes within a slice;
+    * a SIGINT while Popen() starts the child is held until Popen() returns: raised inside it, the
+      child would be left running, unknown to anyone;
+    * on ^C or the timeout the child is killed and waited for (subprocess.run does not wait on ^C)."""
+    import signal
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + timeout
+    process = None
+    interrupted: list[int] = []
+    try:
+        try:  # only the main thread may set a handler; an ignored SIGINT stays ignored
+            held = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(1)) if held else None
+        except ValueError:
+            previous = None
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            if interrupted:
+                raise KeyboardInterrupt
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired(argv, timeout)
+            try:
+                stdout, stderr = process.communicate(timeout=min(PROBE_SLICE, left))
+            except subprocess.TimeoutExpired:
+                continue  # communicate again: nothing read so far is lost
+            return process.returncode, stdout, stderr
+    except BaseException:
+        if process is not None:
+            process.kill()
+            process.wait()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+        raise
 
 
 def probe() -> None:

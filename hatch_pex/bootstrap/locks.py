@@ -22,6 +22,7 @@ from .trust import NOFOLLOW
 LOCKF = getattr(os, "lockf", None)
 PID_SLOTS = 1 << 22  # pid_max is at most 2**22: another pid namespace may reuse ours, try further on
 ROOT_LOCK = "prune.lock"
+WAIT_SLICE = 0.05  # seconds between two tries of a lock a start waits for (hold_shared)
 HELD: list[int] = []  # descriptors kept open, and so locked, until the process ends
 
 
@@ -62,13 +63,20 @@ def hold_shared(path: str, wait: bool = False) -> tuple[int | None, bool]:
             return fd, True
         except OSError:
             continue
-    if wait:
+    # Prune holds the whole file: it is done in a moment. Tried again every WAIT_SLICE rather than
+    # waited for with F_LOCK: a ^C whose handler ran just before a blocking lockf() began would not
+    # interrupt it, and the start would exit only once prune is done (interpreter.run_probe).
+    while wait:
         try:
             os.lseek(fd, pid, os.SEEK_SET)
-            LOCKF(fd, os.F_LOCK, 1)  # prune holds the whole file: it is done in a moment
+            LOCKF(fd, os.F_TLOCK, 1)
             return fd, True
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held
+            import time
+
+            time.sleep(WAIT_SLICE)
         except OSError:
-            pass
+            break
     os.close(fd)
     return None, False
 
