@@ -384,8 +384,13 @@ def test_site_directory_merges_entries(tmp_path: Path) -> None:
     (root / "tmp").mkdir()
     made = cache.ensure_site(str(root), entries)
     assert made is not None
-    site, links = made
-    assert links == ("a-1.dist-info", "a.pth", "b-1.dist-info", "ns/one", "ns/two", "six.py")
+    site, owners = made
+    first, second = (str(root / "installs" / sha) for sha in layouts)
+    assert owners == {  # each link and the entry it leads into (guard.py finds manifests with it)
+        "a-1.dist-info": first, "a.pth": first, "b-1.dist-info": second, "ns/one": first, "ns/two": second,
+        "six.py": first,
+    }  # fmt: skip
+    links = tuple(sorted(owners))
     assert sorted(os.listdir(site)) == ["a-1.dist-info", "a.pth", "b-1.dist-info", "ns", "six.py"]
     assert not os.path.islink(os.path.join(site, "ns")) and os.path.islink(os.path.join(site, "ns", "one"))
     assert Path(site, "six.py").read_text() == "a"  # first entry wins
@@ -1060,3 +1065,43 @@ def test_use_locks_between_processes(tmp_path: Path) -> None:
     fd = locks.hold_exclusive(str(lock), wait=False)
     assert fd is not None
     locks.release(fd)
+
+
+def test_guard_finds_the_manifest_of_a_path(tmp_path: Path) -> None:
+    """guard.py: which entry and manifest line a path under the site or an entry is, through the
+    site's links (merged namespace directories too); what a changed, foreign or deleted file is."""
+    from hatch_pex.bootstrap.guard import Guard
+
+    first, second = tmp_path / "installs" / "a", tmp_path / "installs" / "b"
+    (first / "pkg").mkdir(parents=True)
+    (first / "pkg" / "__init__.py").write_text("x = 1\n")
+    init = os.stat(first / "pkg" / "__init__.py")
+    manifests = [
+        (["pkg/__init__.py", "pkg/gone.py", "six.py"], [init.st_size, 3, 4], [init.st_mtime_ns, 1, 2]),
+        (["ns/two/__init__.py", "django/db/x.py"], [1, 2], [1, 2]),
+    ]
+    entries = [(str(d), f"{d.name}.whl", marshal.dumps(m)) for d, m in zip((first, second), manifests)]
+    site = str(tmp_path / "sites" / "k")
+    links = [("pkg", 0), ("six.py", 0), ("ns/two", 1), ("django", 1)]
+    guard = Guard("app.pex", b"", str(tmp_path), "", entries, site, links)
+    assert guard.locate(f"{site}/ns/two/x/y.py") == (str(second), "ns/two/x/y.py")
+    assert guard.locate(f"{site}/django/db/x.py") == (str(second), "django/db/x.py")
+    assert guard.locate(f"{site}/six.py") == (str(first), "six.py")
+    assert guard.locate(f"{site}/ns") is None and guard.locate(f"{site}/other.py") is None
+    assert guard.locate(f"{first}/pkg/__init__.py") == (str(first), "pkg/__init__.py")
+    assert guard.locate(f"{first}x/pkg/__init__.py") is None  # a sibling with the same prefix
+    path = f"{site}/pkg/__init__.py"
+    assert guard.file_problem(path, init) is None
+    assert guard.file_problem(f"{site}/six.py", init) == (
+        str(first),
+        f"six.py was changed since it was extracted ({init.st_size} bytes, 4 expected)",
+    )
+    foreign = os.stat_result((init.st_mode | 0o002, *init[1:]))
+    assert guard.file_problem(path, foreign) == (
+        str(first),
+        "pkg/__init__.py could be written by another user",
+    )
+    assert guard.file_problem(f"{site}/pkg/new.py", init) is None  # the app's own file: only ours
+    assert guard.missing(f"{site}/pkg", "gone") == (str(first), "pkg/gone.py is missing")
+    assert guard.missing(site, "pkg") == (str(first), "pkg/__init__.py is missing")
+    assert guard.missing(f"{site}/pkg", "never") is None and guard.missing(site, "json") is None

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
 
-RECORD_FORMAT = 4  # 2: sites/; 3: mtimes, use locks; 4: inject_args
+RECORD_FORMAT = 5  # 2: sites/; 3: mtimes, use locks; 4: inject_args; 5: site_map (guard.py)
 ZIP = globals()["__loader__"]  # zipimporter of .bootstrap/: reads archive members without zipfile
 
 

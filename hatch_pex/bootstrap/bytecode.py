@@ -15,13 +15,15 @@ import marshal
 import os
 import sys
 
+from .guard import GUARD
 from .trust import create, make_dirs, new_name, read_owned
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from importlib import _bootstrap_external as bx
-    from types import CodeType
+    from importlib.machinery import ModuleSpec
+    from types import CodeType, ModuleType
 else:
     bx = sys.modules["_frozen_importlib_external"]  # always loaded; importing importlib.util costs ms
 
@@ -42,7 +44,7 @@ class CachingSourceLoader(bx.SourceFileLoader):
         source_path = self.get_filename(fullname)
         try:
             pyc_path = bx.cache_from_source(source_path)
-            st = os.stat(source_path)
+            st = GUARD[0].checked_stat(source_path) if GUARD else os.stat(source_path)
         except (NotImplementedError, OSError):
             return super().get_code(fullname)  # type: ignore[return-value]
         header = pyc_header(st.st_mtime, st.st_size)
@@ -57,6 +59,54 @@ class CachingSourceLoader(bx.SourceFileLoader):
         code = self.source_to_code(self.get_data(source_path), source_path)
         write_atomic(pyc_path, header + marshal.dumps(code))
         return code
+
+
+class CheckedExtensionLoader(bx.ExtensionFileLoader):
+    """ExtensionFileLoader that checks the file (guard.py) before the dynamic loader maps it."""
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
+        if GUARD:
+            GUARD[0].checked_stat(self.path)
+        return super().create_module(spec)
+
+
+class CheckedSourcelessLoader(bx.SourcelessFileLoader):
+    """SourcelessFileLoader (a wheel that ships .pyc files only) that checks the file first."""
+
+    def get_code(self, fullname: str) -> CodeType | None:
+        if GUARD:
+            GUARD[0].checked_stat(self.get_filename(fullname))
+        return super().get_code(fullname)
+
+
+LOADERS = {
+    bx.ExtensionFileLoader: CheckedExtensionLoader,
+    bx.SourceFileLoader: CachingSourceLoader,
+    bx.SourcelessFileLoader: CheckedSourcelessLoader,
+}
+
+
+class CheckedFileFinder(bx.FileFinder):
+    """FileFinder of a directory in the cache (guard.py): a package it finds has its directory checked
+    before its code runs, and a module it does not find there that the manifest lists is a deleted
+    file; either way the entry is repaired and the search made again."""
+
+    def find_spec(self, fullname: str, target: ModuleType | None = None) -> ModuleSpec | None:
+        spec = super().find_spec(fullname, target)
+        if not GUARD:
+            return spec
+        guard = GUARD[0]
+        if spec is None or spec.loader is None:  # not found, or a namespace portion
+            problem = guard.missing(self.path, fullname.rpartition(".")[2])
+        else:
+            problem = next(
+                filter(None, map(guard.directory_problem, spec.submodule_search_locations or ())), None
+            )
+        if problem is not None:
+            guard.repair_or_fail(*problem)
+            self.invalidate_caches()
+            spec = super().find_spec(fullname, target)
+        return spec
 
 
 def write_atomic(path: str, data: bytes) -> bool:
@@ -85,7 +135,7 @@ def prefixes(directories: tuple[str, ...]) -> tuple[str, ...]:
 def path_hook(*directories: str) -> Callable[[str], bx.FileFinder]:
     prefix = prefixes(directories)
     loaders = [
-        (CachingSourceLoader if loader is bx.SourceFileLoader else loader, suffixes)
+        (LOADERS.get(loader, loader), suffixes)
         for loader, suffixes in bx._get_supported_file_loaders()  # type: ignore[attr-defined]
     ]
 
@@ -94,7 +144,7 @@ def path_hook(*directories: str) -> Callable[[str], bx.FileFinder]:
     def hatch_pex_bytecode_hook(path: str) -> bx.FileFinder:
         if not path.startswith(prefix):
             raise ImportError("not a hatch-pex cache entry")
-        return bx.FileFinder(path, *loaders)
+        return CheckedFileFinder(path, *loaders)
 
     return hatch_pex_bytecode_hook
 

@@ -61,6 +61,17 @@ def verify(entry: str, files: Sequence[str], sizes: Sequence[int], mtimes: Seque
         os.close(fd)
 
 
+def directory_problem(path: str) -> str | None:
+    """None when `path` is a real directory (not a symlink) that is ours, else what is wrong. One lstat."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return f"{path} is missing"
+    if (st.st_mode & 0o170000) != 0o040000 or not owned(st):
+        return f"{path} could be written by another user"
+    return None
+
+
 def verify_site(site: str, links: Sequence[str]) -> str | None:
     """None when the site directory (and each directory in it) is ours and every link resolves (one
     stat, following the link, each)."""
@@ -160,18 +171,18 @@ def site_plan(entries: Sequence[tuple[str, Sequence[str]]]) -> tuple[list[str], 
     return directories, links
 
 
-def ensure_site(
-    root: str, entries: Sequence[tuple[str, Sequence[str]]]
-) -> tuple[str, tuple[str, ...]] | None:
+def ensure_site(root: str, entries: Sequence[tuple[str, Sequence[str]]]) -> tuple[str, dict[str, str]] | None:
     """The sites/<key> directory of `entries`, verified or (re)built in tmp/ and renamed into place;
-    (its path, its links). None when it cannot be made: the entries then go on sys.path themselves."""
+    (its path, {link: the entry directory it leads into}). None when it cannot be made: the entries
+    then go on sys.path themselves."""
     key = site_key([os.path.basename(entry) for entry, _ in entries])
     site = os.path.join(root, "sites", key)
     directories, links = site_plan(entries)
     names = tuple(sorted(links))
+    owners = {name: target[: -len(name) - 1] for name, target in links.items()}  # target: <entry>/<name>
     if verify_site(site, names) is None:
         log(f"reusing {site} ({len(names)} links)", 2)
-        return site, names
+        return site, owners
     # a site appears complete (rename): one that exists now and still fails is damaged, not in progress
     if os.path.lexists(site) and verify_site(site, names) is not None:
         log(f"{site} is damaged; rebuilding")
@@ -199,7 +210,7 @@ def ensure_site(
     except OSError as exc:
         log(f"cannot make {site} ({exc}); the cache entries go on sys.path one by one")
         return None
-    return site, names
+    return site, owners
 
 
 def manifest_path(root: str, sha256: str) -> str:

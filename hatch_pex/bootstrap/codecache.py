@@ -24,9 +24,9 @@ PACKAGE = __name__.rpartition(".")[0]
 SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file beside the code
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
-    "bytecode", "cache", "codecache", "damage", "entry", "extract", "interpreter", "isolation", "launch",
-    "locks", "log", "pexinfo", "printable", "record", "reexec", "report", "resolve", "rootpath", "specifiers",
-    "tags", "tools", "trust", "venvtool", "wheels", "zipcheck",
+    "bytecode", "cache", "codecache", "damage", "entry", "extract", "guard", "interpreter", "isolation",
+    "launch", "locks", "log", "pexinfo", "printable", "recheck", "record", "reexec", "report", "resolve",
+    "rootpath", "specifiers", "tags", "tools", "trust", "venvtool", "wheels", "zipcheck",
 )  # fmt: skip
 
 

@@ -13,7 +13,8 @@ import sys
 import time
 
 from . import CHECKED, bytecode, entry, isolation
-from .cache import verify, verify_site
+from .cache import directory_problem, verify_site
+from .guard import GUARD, Guard, recheck_later
 from .locks import hold_shared, keep, lock_path, release, still_linked
 from .log import EXIT_START_FAILURE, BootError, env_flag, log, since
 from .reexec import REEXEC_MARKER, reexec, reexec_check
@@ -22,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    Entry = tuple[str, str, Sequence[str], Sequence[int], Sequence[int]]  # dir, wheel, manifest
+    Entry = tuple[str, str, bytes]  # directory, wheel, manifest (record.py)
 
 TOUCH_EVERY_SECONDS = 86400
 
@@ -54,11 +55,14 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
                 record = None
             else:
                 log(f"warm start: record {record['path']} ({since(started)})")
+        warm = record is not None
         if record is None:
             from .resolve import resolve
 
             record = resolve(pex, raw, reexec_from)
-        kind, value = _prepare(record, started)
+        kind, value = _prepare(pex, raw, record, started)
+        if warm and recheck_later(pex, str(record["path"])):
+            log("started the check of every file of the cache entries, beside the application", 2)
     except BootError as exc:
         sys.stderr.write(f"hatch-pex: error: {exc}\n")
         sys.exit(EXIT_START_FAILURE)
@@ -93,25 +97,28 @@ def _entries(record: dict[str, object]) -> Sequence[Entry]:
 
 
 def _damaged(record: dict[str, object]) -> str | None:
+    """What a warm start checks before it goes on, which does not grow with the number of files: each
+    entry's directory (there, a real directory, ours) and each link of the site directory (it leads
+    somewhere). The files and directories inside the entries are checked when they are used (guard.py)
+    and, for what is never imported, after the start (recheck.py)."""
     started = time.perf_counter()
-    count = 0
-    for directory, wheel, files, sizes, mtimes in _entries(record):
-        problem = verify(directory, files, sizes, mtimes)
+    entries = _entries(record)
+    for directory, wheel, *_ in entries:
+        problem = directory_problem(directory)
         if problem:
             return f"{directory} ({wheel}): {problem}"
-        count += len(files)
     site, links = record.get("site"), record.get("site_links")
     if isinstance(site, str) and isinstance(links, tuple):
         problem = verify_site(site, links)
         if problem:
             return problem
-        log(f"verified {count} files and {len(links)} links in {since(started)}", 2)
+        log(f"checked {len(entries)} entries and {len(links)} links in {since(started)}", 2)
     else:
-        log(f"verified {count} files in {since(started)}", 2)
+        log(f"checked {len(entries)} entries in {since(started)}", 2)
     return None
 
 
-def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
+def _prepare(pex: str, raw: bytes, record: dict[str, object], started: float) -> tuple[str, str]:
     directories = [entry[0] for entry in _entries(record)]
     entry_point = record["entry_point"]
     kind, value = entry.choose(entry_point if isinstance(entry_point, str) else None, directories)
@@ -124,6 +131,10 @@ def _prepare(record: dict[str, object], started: float) -> tuple[str, str]:
     assert isinstance(stdlib, tuple) and isinstance(pth, tuple)
     site = record.get("site")
     root = str(record["root"])  # the hook before the .pth files: their imports get cached bytecode too
+    site_map = record.get("site_map", ())
+    assert isinstance(site_map, tuple)
+    own_site = site if isinstance(site, str) else None
+    GUARD[:] = [Guard(pex, raw, root, str(record["path"]), _entries(record), own_site, site_map)]
     bytecode.install(os.path.join(root, "installs"), os.path.join(root, "sites"))
     isolation.isolate(stdlib, [site] if isinstance(site, str) else directories, pth, inherit)
     log(f"sys.path = {sys.path}")

@@ -2,7 +2,8 @@
 
 It holds everything a warm start needs, so that start reads one file and parses no JSON: the PEX-INFO
 bytes it was made from (compared byte for byte), the interpreter identity, the stdlib paths to keep,
-each entry with its manifest (file names, sizes and modification times to stat), the .pth files, the
+each entry with its manifest (file names, sizes and modification times; guard.py and recheck.py
+compare them), the .pth files, the
 arguments to inject (`inject_args`), and the compiled code of the runtime modules the warm path imports.
 Its mtime is the pex's last use (launch.py refreshes it once a day); a running pex holds a lock beside
 it (locks.py) so that cache prune leaves it alone.
@@ -25,7 +26,8 @@ PACKAGE = __name__.rpartition(".")[0]
 # Every runtime module `launch` imports, each after the modules it imports: __init__ executes them in
 # this order (tests/test_runtime_unit.py checks the list is complete and ordered).
 WARM_MODULES = (
-    "log", "rootpath", "trust", "locks", "bytecode", "cache", "isolation", "entry", "reexec", "launch",
+    "log", "rootpath", "trust", "locks", "guard", "bytecode", "cache", "isolation", "entry", "reexec",
+    "launch",
 )  # fmt: skip
 
 
@@ -44,9 +46,10 @@ def build(
     inherit_path: str,
     inject_env: dict[str, str],
     project: str,
-    site: tuple[str, Sequence[str]] | None = None,
+    site: tuple[str, dict[str, str]] | None = None,
     inject_args: Sequence[str] = (),
 ) -> dict[str, object]:
+    """`site`: (its directory, {link: the entry directory it leads into}), as cache.ensure_site made it."""
     if site is not None:  # the merged directory is the one sys.path entry; its .pth files are processed
         pth = [
             os.path.join(site[0], name)
@@ -66,13 +69,21 @@ def build(
         "identity": interpreter_identity(),
         "root": root,
         "stdlib": tuple(stdlib),
+        # each manifest nested, unmarshalled only when guard.py or recheck.py looks at that entry: a
+        # warm start reads the record whatever the size of the closure in about the same time
         "entries": tuple(
-            (entry, wheel, tuple(files), tuple(sizes), tuple(mtimes))
+            (entry, wheel, marshal.dumps((tuple(files), tuple(sizes), tuple(mtimes))))
             for entry, wheel, files, sizes, mtimes in entries
         ),
         "pth": tuple(pth),
         "site": site[0] if site is not None else None,
-        "site_links": tuple(site[1]) if site is not None else (),
+        "site_links": tuple(sorted(site[1])) if site is not None else (),
+        # each link's entry, by its place in "entries": how guard.py finds the manifest of a file
+        "site_map": tuple(
+            (name, [entry for entry, *_ in entries].index(owner)) for name, owner in sorted(site[1].items())
+        )
+        if site is not None
+        else (),
         "entry_point": entry_point,
         "inherit_path": inherit_path,
         "inject_env": dict(inject_env),
