@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .contenders import APP_ARGUMENTS, APP_SCRIPT, LARGE_APP, MID_APP
@@ -267,29 +267,29 @@ def small_section(results: Results | None, chart_name: str | None) -> list[str]:
 
 
 def mid_section(results: Results | None) -> list[str]:
-    lines = ["## Mid-size app (`benchmarks/app-mid/`: a Django project, `manage.py check`)", ""]
-    if results is None:
-        return [*lines, "Not measured yet: `python3 benchmarks/run.py --mid`.", ""]
-    lines += [
-        "Memory is the peak anonymous memory of the whole process tree (see below), with the largest",
-        "single process's peak RSS beside it.",
-        "",
-        *measured_with(results),
-    ]
-    return [*lines, *demoted(mid_tables(results, prefix="")), *failure_section(results)]
+    title = "Mid-size app (`benchmarks/app-mid/`: a Django project, `manage.py check`)"
+    return memory_app_section(title, "--mid", results, mid_tables)
 
 
 def large_section(results: Results | None) -> list[str]:
-    lines = ["## Large app (`benchmarks/app-large/`: torch, numpy, pandas, scipy, pyarrow)", ""]
+    title = "Large app (`benchmarks/app-large/`: torch, numpy, pandas, scipy, pyarrow)"
+    return memory_app_section(title, "--large", results, large_tables)
+
+
+def memory_app_section(
+    title: str, option: str, results: Results | None, app_tables: Callable[..., list[str]]
+) -> list[str]:
+    """The section of an app measured with memory (mid, large), its tables from `app_tables`."""
+    lines = [f"## {title}", ""]
     if results is None:
-        return [*lines, "Not measured yet: `python3 benchmarks/run.py --large`.", ""]
+        return [*lines, f"Not measured yet: `python3 benchmarks/run.py {option}`.", ""]
     lines += [
         "Memory is the peak anonymous memory of the whole process tree (see below), with the largest",
         "single process's peak RSS beside it.",
         "",
         *measured_with(results),
     ]
-    return [*lines, *demoted(large_tables(results, prefix="")), *failure_section(results)]
+    return [*lines, *demoted(app_tables(results, prefix="")), *failure_section(results)]
 
 
 def render_document(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     Entry = tuple[str, str, bytes]  # directory, wheel, manifest (marshal: names, sizes, mtimes)
 
 bx = sys.modules["_frozen_importlib_external"]
+MODULE_SUFFIXES = (*bx.SOURCE_SUFFIXES, *bx.BYTECODE_SUFFIXES, *bx.EXTENSION_SUFFIXES)  # what an import finds
 
 
 class Guard:
@@ -108,7 +109,7 @@ class Guard:
     def missing(self, directory: str, name: str) -> tuple[str, str] | None:
         """(entry, what is wrong) when the manifest lists a module `name` (the last part of a dotted
         name) in `directory` that the import system did not find there: it was deleted."""
-        for suffix in (*bx.SOURCE_SUFFIXES, *bx.BYTECODE_SUFFIXES, *bx.EXTENSION_SUFFIXES):
+        for suffix in MODULE_SUFFIXES:
             for candidate in (f"{name}{suffix}", f"{name}/__init__{suffix}"):
                 where = self.locate(f"{directory}/{candidate}")
                 if where is not None and where[1] in self.index(where[0]):

@@ -66,8 +66,7 @@ def launch(pex: str, raw: bytes, record: dict[str, object] | None, started: floa
     except BootError as exc:
         sys.stderr.write(f"hatch-pex: error: {exc}\n")
         sys.exit(EXIT_START_FAILURE)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    # ^C (KeyboardInterrupt) goes up to the stub (main_stub.py), which exits 130 wherever in boot() it came.
     # Any other exception is a damaged runtime module (a tool's, resolve's...) or a runtime bug: the
     # stub reports it (damage.py).
     log(f"ready in {since(started)}")

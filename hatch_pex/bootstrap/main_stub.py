@@ -7,7 +7,7 @@ __pex = os.path.dirname(__file__)
 sys.path.insert(0, os.path.join(__pex, ".bootstrap"))
 try:  # the start up to the application: what it raises is a damaged file or a runtime bug, not the app's
     __run = __import__("_hatch_pex_boot").boot(__pex)
-except KeyboardInterrupt:  # ^C in boot(), before launch() handles it, or after: as launch() exits
+except KeyboardInterrupt:  # ^C anywhere before the application runs: no traceback, exit 130
     sys.exit(130)
 except Exception as __exc:  # damage.py tells which, loaded on its own: any other module may be damaged
     sys.path.insert(0, os.path.join(__pex, ".bootstrap", "_hatch_pex_boot"))

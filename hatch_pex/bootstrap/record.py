@@ -63,6 +63,7 @@ def build(
             for name in sorted(files)
             if name.endswith(".pth") and "/" not in name
         ]
+    position = {entry[0]: index for index, entry in enumerate(entries)}
     return {
         "format": RECORD_FORMAT,
         "pexinfo": raw,
@@ -79,9 +80,7 @@ def build(
         "site": site[0] if site is not None else None,
         "site_links": tuple(sorted(site[1])) if site is not None else (),
         # each link's entry, by its place in "entries": how guard.py finds the manifest of a file
-        "site_map": tuple(
-            (name, [entry for entry, *_ in entries].index(owner)) for name, owner in sorted(site[1].items())
-        )
+        "site_map": tuple((name, position[owner]) for name, owner in sorted(site[1].items()))
         if site is not None
         else (),
         "entry_point": entry_point,
