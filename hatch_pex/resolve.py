@@ -26,7 +26,8 @@ import json
 import os
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
@@ -246,7 +247,7 @@ def for_each_platform(
         futures = [pool.submit(attempt, number, p) for number, p in enumerate(platforms)]
         for platform, future in zip(platforms, futures):
             try:
-                results[platform] = future.result()
+                results[platform] = result_in_slices(future)
             except IntegrityError:
                 raise
             except ResolveError as error:
@@ -254,6 +255,18 @@ def for_each_platform(
     if any(platform.text not in optional for platform in failures):
         raise PlatformsFailed(failures, no_index)
     return results, failures
+
+
+def result_in_slices(future: Future[T]) -> T:
+    """future.result(), waited for a tenth of a second at a time. A signal whose C handler ran just
+    before one long wait began would not interrupt it: its Python handler (credentials.py: SIGTERM
+    removes the scratch files, then ends the build) would run only once every resolution is done, and
+    never against an index that does not answer. Between two slices it runs at once."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except FutureTimeout:
+            continue
 
 
 def resolve(

@@ -324,3 +324,39 @@ def test_inject_args(
     monkeypatch.setattr(sys, "argv", ["app.pex", "user"])
     entry.inject_args(("--injected", "two words"), entry_point)
     assert sys.argv == expected
+
+
+def test_the_wait_for_a_resolution_lets_a_signal_end_the_build() -> None:
+    """A signal whose C handler runs while the main thread waits for a resolution (here delivered to
+    another thread, as it may land just before a long wait begins) runs its Python handler within a
+    slice of result_in_slices, not when the resolution ends (never, against an index that holds)."""
+    import signal
+    import threading
+    import time
+    from concurrent.futures import Future
+
+    from hatch_pex.resolve import result_in_slices
+
+    class Ended(Exception):
+        pass
+
+    def ended(number: int, frame: object) -> None:
+        raise Ended
+
+    never: Future[int] = Future()
+    ready, done = threading.Event(), threading.Event()
+    other = threading.Thread(target=lambda: (ready.set(), done.wait(30)))
+    previous = signal.signal(signal.SIGUSR1, ended)
+    try:
+        other.start()
+        ready.wait(5)
+        timer = threading.Timer(0.3, signal.pthread_kill, (other.ident, signal.SIGUSR1))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(Ended):
+            result_in_slices(never)
+        assert time.monotonic() - started < 10
+    finally:
+        done.set()
+        other.join()
+        signal.signal(signal.SIGUSR1, previous)
