@@ -25,11 +25,14 @@ def make_wheel(
     entry_points: str = "",
     tag: str = "py3-none-any",
     modes: dict[str, int] | None = None,
+    requires: tuple[str, ...] = (),
 ) -> Path:
-    """A minimal valid wheel: `files` maps archive paths to text."""
+    """A minimal valid wheel: `files` maps archive paths to text; `requires` its Requires-Dist."""
     dist_info = f"{name}-{version}.dist-info"
     members = dict(files)
-    members[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    members[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {requirement}\n" for requirement in requires
+    )
     members[f"{dist_info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n"
     )

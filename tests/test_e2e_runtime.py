@@ -449,7 +449,8 @@ def test_sigkill_mid_extraction(bulky: Path, python: Path, env: dict[str, str], 
     assert b"finished" not in stdout
     assert partial.is_dir() and not (partial / ".hatch-pex-manifest").exists()
     assert_complete(root)  # whatever was renamed into installs/ before the kill is whole
-    assert not any(p.is_file() for p in (root / "pexes").rglob("*")), "a warm record before all entries"
+    records = [p for p in (root / "pexes").rglob("*") if p.is_file() and p.suffix != ".lock"]
+    assert not records, "a warm record before all entries"
 
     os.utime(partial, (time.time() - 7200, time.time() - 7200))  # two hours old: a stale leftover
     run_env = with_env(env, PEX_ROOT=root, PEX_VERBOSE="1")
@@ -462,6 +463,65 @@ def test_sigkill_mid_extraction(bulky: Path, python: Path, env: dict[str, str], 
     assert not partial.exists(), "the cold start that extracted did not remove the stale tmp/ leftover"
     result = ok(helpers.run_pex(bulky, "-c", code, python=python, env=run_env))
     assert "warm start" in result.stderr
+
+
+# What the application does first: import the small distribution (in place early), note whether the
+# bulky one is in place yet, then import from it in a process it forks and in itself, and list it.
+DURING_EXTRACTION = """
+import importlib.metadata, json, os, sys
+import hp_pure
+entry = sys.argv[1]
+early = os.path.exists(entry)
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:
+    import no_scripts_app.bulk.m2999 as m
+    os.write(write, str(m.VALUE).encode())
+    os._exit(0)
+os.close(write)
+os.waitpid(pid, 0)
+child = os.read(read, 100).decode()
+import no_scripts_app.bulk.m1234 as m
+bulk = os.path.dirname(m.__file__)
+files = len([name for name in os.listdir(bulk) if name.endswith(".py")])
+print(json.dumps({"early": early, "child": child, "value": m.VALUE, "files": files,
+                  "version": importlib.metadata.version("no-scripts-app"), "pure": hp_pure.__version__}))
+"""
+
+
+def test_an_import_during_the_extraction_gets_the_whole_distribution(
+    bulky: Path, python: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A first start runs the application while the wheels are still being unpacked (overlap.py): the
+    small hp-pure is imported before the bulky project's entry is in place; an import from the bulky
+    one, in the start and in a process it forked, waits for the whole entry (every module there, its
+    metadata found); when the start returns, the cache is complete and the next start is warm."""
+    sha = sha_of(bulky, "no_scripts_app")
+    for attempt in range(1, 4):
+        root = tmp_path / f"root-{attempt}"
+        entry = root / "installs" / sha
+        run_env = with_env(env, PEX_ROOT=root, PEX_VERBOSE="2")
+        result = ok(helpers.run_pex(bulky, "-c", DURING_EXTRACTION, str(entry), python=python, env=run_env))
+        found = json.loads(result.stdout.splitlines()[-1])
+        if not found["early"]:
+            break  # the application ran before the bulky entry was in place: what this test is about
+    else:
+        pytest.fail("the bulky entry was in place before the application ran, in 3 first starts")
+    assert found == {
+        "early": False,
+        "child": str(BULK_MODULES - 1),
+        "value": 1234,
+        "files": BULK_MODULES + 1,  # and __init__.py
+        "version": "0.1.0",
+        "pure": "2.0",
+    }
+    assert "extracting 2 wheels beside the application" in result.stderr, result.stderr
+    assert re.search(r"import no_scripts_app waited [\d.]+ ms for the extraction of 1 wheels", result.stderr)
+    assert installs(root) == set(distributions(bulky).values())
+    assert_complete(root)
+    again = ok(helpers.run_pex(bulky, "-c", DURING_EXTRACTION, str(entry), python=python, env=run_env))
+    assert "warm start" in again.stderr
+    assert json.loads(again.stdout.splitlines()[-1])["early"] is True
 
 
 def test_damaged_entries_are_rebuilt(

@@ -26,6 +26,7 @@ from hatch_pex.bootstrap import (
     extract,
     isolation,
     locks,
+    overlap,
     record,
     specifiers,
     tags,
@@ -336,6 +337,65 @@ def test_ensure_entry_extracts_reuses_and_rebuilds(tmp_path: Path) -> None:
         cache.ensure_entry(str(root), "0" * 64, dep.name, bad)
     assert not (root / "installs" / ("0" * 64)).exists() and os.listdir(root / "tmp") == []
     bad.close()
+    source.close()
+
+
+def test_what_an_import_waits_for_during_the_extraction(tmp_path: Path) -> None:
+    """overlap.Beside: an import waits for the wheel of the name's site link; a wheel with compiled
+    code also for its requirements (transitively through other compiled wheels, an extra's left out),
+    a pure one for itself only; pkg_resources for all. A wait ends when the entry is in place, and
+    fails, naming the wheel, when the extractor ended without it."""
+    wheel_dir = tmp_path / "wheels"
+    wheel_dir.mkdir()
+    so = "nat/_c.cpython-311-x86_64-linux-gnu.so"
+    made = [
+        make_wheel(
+            wheel_dir,
+            "nat",
+            "1.0",
+            {"nat/__init__.py": "", so: ""},
+            requires=("Dep.One>=1", "dep-extra ; extra == 'x'"),
+        ),
+        make_wheel(wheel_dir, "dep_one", "1.0", {"dep_one.py": ""}, requires=("dep_two",)),
+        make_wheel(wheel_dir, "dep_two", "1.0", {"dep_two/__init__.py": ""}),
+        make_wheel(wheel_dir, "dep_extra", "1.0", {"dep_extra.py": ""}),
+        make_wheel(wheel_dir, "app", "1.0", {"app.py": "", "ns/app_part/__init__.py": ""}, requires=("nat",)),
+    ]
+    pex = make_pex(tmp_path / "t.pex", made)
+    with zipfile.ZipFile(pex) as archive:
+        distributions: dict[str, str] = json.loads(archive.read("PEX-INFO"))["distributions"]
+    root = tmp_path / "root"
+    for sub in ("installs", "tmp"):
+        (root / sub).mkdir(parents=True)
+    source = WheelSource(str(pex), distributions)
+    plans = cache.plan_extraction(str(root), sorted(distributions), source, hashed=True)
+    wheel = {name.split("-")[0]: name for name in distributions}
+    assert overlap.required_names(next(p for p, w in plans if w == wheel["nat"])) == ["dep-one"]
+    assert overlap.required_names(next(p for p, w in plans if w == wheel["dep_one"])) == []  # pure
+    entries = {w: str(root / "installs" / distributions[w]) for w in distributions}
+    names = [(entries[w], [relative for _, relative in p.members]) for p, w in plans]
+    _, links = cache.site_plan(names)
+    read, write = os.pipe()
+    beside = overlap.Beside(
+        str(root), read, entries, plans, [(link, os.path.dirname(target)) for link, target in links.items()]
+    )
+    assert beside.closure[wheel["nat"]] == {wheel["nat"], wheel["dep_one"]}
+    assert beside.closure[wheel["app"]] == {wheel["app"]}
+    assert beside.modules["nat"] == {wheel["nat"]} and beside.modules["ns"] == {wheel["app"]}
+    assert beside.modules["pkg_resources"] == set(distributions)
+    assert overlap.module_key("ns/app_part") == "ns.app_part" and overlap.module_key("numpy.libs") == "numpy"
+    assert overlap.module_key(so.split("/")[1]) == "_c" and overlap.normalized("Dep.One") == "dep-one"
+
+    for w in (wheel["nat"], wheel["dep_one"]):  # in place: renamed there with the manifest
+        os.mkdir(entries[w])
+        (Path(entries[w]) / cache.MANIFEST).write_text("hatch-pex-manifest 2\n")
+    os.write(write, overlap.IN_PLACE)
+    beside.wait(beside.closure[wheel["nat"]], "import nat")
+    assert wheel["nat"] not in beside.pending
+    os.close(write)  # the extractor is gone without dep_two
+    with pytest.raises(ImportError, match=rf"import dep_two: {wheel['dep_two']} could not be extracted"):
+        beside.wait(beside.closure[wheel["dep_two"]], "import dep_two")
+    os.close(read)
     source.close()
 
 

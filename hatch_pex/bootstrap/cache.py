@@ -25,9 +25,9 @@ from .trust import NOFOLLOW, create, make_dirs, read_owned, restrict, trusted_pa
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
-    from .extract import WheelSource
+    from .extract import Plan, WheelSource
 
     # (file names, sizes, modification times in ns), as the extraction left them
     Manifest = tuple[list[str], list[int], list[int]]
@@ -86,6 +86,27 @@ def verify_site(site: str, links: Sequence[str]) -> str | None:
             except OSError:
                 return f"{site}/{name} is missing"
         problem = _directories_problem(fd, links)
+        return f"{site}/{problem}" if problem else None
+    finally:
+        os.close(fd)
+
+
+def site_problem(site: str, targets: dict[str, str]) -> str | None:
+    """None when the site directory (and each directory in it) is ours and each link is there with
+    the target planned for it (read, not followed: an entry still being extracted beside the
+    application, overlap.py, is not there yet)."""
+    fd, problem = _open_directory(site)
+    if fd is None:
+        return problem
+    try:
+        for name, target in targets.items():
+            try:
+                found = os.readlink(name, dir_fd=fd)
+            except OSError:
+                return f"{site}/{name} is missing"
+            if found != target:
+                return f"{site}/{name} leads to {found}, not {target}"
+        problem = _directories_problem(fd, list(targets))
         return f"{site}/{problem}" if problem else None
     finally:
         os.close(fd)
@@ -180,11 +201,13 @@ def ensure_site(root: str, entries: Sequence[tuple[str, Sequence[str]]]) -> tupl
     directories, links = site_plan(entries)
     names = tuple(sorted(links))
     owners = {name: target[: -len(name) - 1] for name, target in links.items()}  # target: <entry>/<name>
-    if verify_site(site, names) is None:
+    # relative: tmp/<x> and sites/<key> are both two levels below the root
+    targets = {name: os.path.relpath(links[name], os.path.dirname(f"{site}/{name}")) for name in names}
+    if site_problem(site, targets) is None:
         log(f"reusing {site} ({len(names)} links)", 2)
         return site, owners
     # a site appears complete (rename): one that exists now and still fails is damaged, not in progress
-    if os.path.lexists(site) and verify_site(site, names) is not None:
+    if os.path.lexists(site) and site_problem(site, targets) is not None:
         log(f"{site} is damaged; rebuilding")
         discard(root, site)
     try:
@@ -194,14 +217,12 @@ def ensure_site(root: str, entries: Sequence[tuple[str, Sequence[str]]]) -> tupl
             for directory in directories:  # parents first: merge() appends them in that order
                 os.mkdir(os.path.join(tmp, directory), 0o755)
             for name in names:
-                final_dir = os.path.dirname(os.path.join(site, name))
-                # relative: tmp/<x> and sites/<key> are both two levels below the root
-                os.symlink(os.path.relpath(links[name], final_dir), os.path.join(tmp, name))
+                os.symlink(targets[name], os.path.join(tmp, name))
             try:
                 os.rename(tmp, site)
                 log(f"made {site} ({len(names)} links)", 2)
             except OSError:
-                if verify_site(site, names) is not None:
+                if site_problem(site, targets) is not None:
                     raise
                 remove_tree(tmp)  # another process made it meanwhile
         except BaseException:
@@ -349,6 +370,17 @@ def clean_stale_tmp(root: str) -> None:
 def ensure_entries(root: str, wheels: Sequence[str], source: WheelSource, workers: int = 1) -> list[Manifest]:
     """The installs/<sha256> entry of each wheel, in order: verified and reused, or (re)built. The
     missing ones are unpacked together on `workers` threads (extract.unpack_all)."""
+    manifests, missing = reusable_entries(root, wheels, source)
+    if missing:
+        manifests.update(extract_planned(root, plan_extraction(root, missing, source), source, workers))
+    return [manifests[wheel] for wheel in wheels]
+
+
+def reusable_entries(
+    root: str, wheels: Sequence[str], source: WheelSource
+) -> tuple[dict[str, Manifest], list[str]]:
+    """({wheel: manifest} of the entries there and intact, [the wheels whose entry must be made]);
+    a damaged entry is moved out of the way."""
     manifests: dict[str, Manifest] = {}
     missing = []
     for wheel in wheels:
@@ -358,9 +390,7 @@ def ensure_entries(root: str, wheels: Sequence[str], source: WheelSource, worker
             missing.append(wheel)
         else:
             manifests[wheel] = manifest
-    if missing:
-        manifests.update(_extract(root, missing, source, workers))
-    return [manifests[wheel] for wheel in wheels]
+    return manifests, missing
 
 
 def ensure_entry(root: str, sha256: str, wheel: str, source: WheelSource) -> Manifest:
@@ -385,20 +415,73 @@ def _reusable(root: str, entry: str, wheel: str) -> Manifest | None:
     return None
 
 
-def _extract(root: str, wheels: Sequence[str], source: WheelSource, workers: int) -> dict[str, Manifest]:
-    """Unpacks `wheels` into tmp/ and renames each into installs/ once complete and its sha256 (of
-    every byte read) matched PEX-INFO; nothing half-written is ever renamed."""
-    from .extract import Plan, unpack_all
+def plan_extraction(
+    root: str, wheels: Sequence[str], source: WheelSource, hashed: bool = False
+) -> list[tuple[Plan, str]]:
+    """(plan, wheel) of each wheel, each into a new directory under tmp/: its members read from the
+    wheel's own directory, their paths checked (a hostile name is refused here, before anything is
+    written). `hashed`: each wheel's sha256 is checked too, on two threads while this one reads the
+    directories (BootError naming a damaged wheel); the threads are gone when this returns."""
+    from .extract import Plan
+
+    clean_stale_tmp(root)
+    spill = os.path.join(root, "tmp")
+    regions = [(wheel, source.region(wheel, spill)) for wheel in wheels]  # a deflated wheel inflated once
+    pool = digests = None
+    if hashed:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=2)
+        largest_first = sorted(regions, key=lambda item: -item[1].size)  # two threads end together
+        digests = {wheel: pool.submit(region.sha256) for wheel, region in largest_first}
+    plans: list[tuple[Plan, str]] = []
+    try:
+        for wheel, region in regions:
+            tmp = new_tmp_dir(root, source.distributions[wheel][:16])
+            plans.append((Plan(region, tmp, f"{source.pex}: .deps/{wheel}"), wheel))
+        for wheel, digest in (digests or {}).items():
+            source.check(wheel, digest.result())
+    except Exception:
+        for plan, _ in plans:
+            remove_tree(plan.dest)
+        # A damaged wheel usually breaks its own directory before its hash is known: say which wheel
+        # is damaged, with both hashes, rather than what zipfile found.
+        check_hashes(root, wheels, source)
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return plans
+
+
+def check_hashes(root: str, wheels: Sequence[str], source: WheelSource) -> None:
+    """BootError naming the first wheel whose bytes in the pex do not have the sha256 PEX-INFO lists."""
+    for wheel in wheels:
+        source.check(wheel, source.region(wheel, os.path.join(root, "tmp")).sha256())
+
+
+def extract_planned(
+    root: str,
+    plans: Sequence[tuple[Plan, str]],
+    source: WheelSource,
+    workers: int,
+    in_order: bool = False,
+    hashed: bool = False,
+    on_commit: Callable[[str, Manifest], None] | None = None,
+) -> dict[str, Manifest]:
+    """Unpacks the planned wheels into their tmp/ directories and renames each into installs/ once
+    complete and its sha256 (of every byte read, unless the caller checked it already: `hashed`)
+    matched PEX-INFO; nothing half-written is ever renamed. `on_commit(wheel, manifest)` as each
+    entry is in place (unpack_all says what `in_order` does)."""
+    from .extract import unpack_all
 
     started = time.perf_counter()
-    clean_stale_tmp(root)
-    plans: dict[int, tuple[Plan, str]] = {}
+    wheels = {id(plan): wheel for plan, wheel in plans}
     done: dict[str, Manifest] = {}
-    pending: list[str] = []
 
     def commit(plan: Plan, digest: str, files: list[tuple[str, int, int]]) -> None:
-        _, wheel = plans[id(plan)]
-        sha256 = source.check(wheel, digest)
+        wheel = wheels[id(plan)]
+        sha256 = source.check(wheel, digest) if not hashed else source.distributions[wheel]
         entry = os.path.join(root, "installs", sha256)
         write_manifest(plan.dest, files)  # last: an entry with a manifest is complete
         try:
@@ -412,22 +495,18 @@ def _extract(root: str, wheels: Sequence[str], source: WheelSource, workers: int
             log(f"{entry} ({wheel}) was extracted by another process meanwhile; using it")
             remove_tree(plan.dest)
             done[wheel] = theirs
+        if on_commit is not None:
+            on_commit(wheel, done[wheel])
 
     try:
-        for wheel in wheels:
-            tmp = new_tmp_dir(root, source.distributions[wheel][:16])
-            pending.append(tmp)
-            plan = Plan(source.region(wheel, os.path.join(root, "tmp")), tmp, f"{source.pex}: .deps/{wheel}")
-            plans[id(plan)] = (plan, wheel)
-        unpack_all([plan for plan, _ in plans.values()], workers, commit)
+        unpack_all([plan for plan, _ in plans], workers, commit, in_order, hashed)
     except Exception:
-        # A damaged wheel usually breaks a deflate stream or its own directory before its hash is
-        # known: say which wheel is damaged, with both hashes, rather than what zlib or zipfile found.
-        for wheel in wheels:
-            source.check(wheel, source.region(wheel, os.path.join(root, "tmp")).sha256())
+        # A damaged wheel usually breaks a deflate stream before its hash is known: say which wheel
+        # is damaged, with both hashes, rather than what zlib found.
+        check_hashes(root, [wheel for _, wheel in plans], source)
         raise
     finally:
-        for tmp in pending:
-            if os.path.lexists(tmp):
-                remove_tree(tmp)
+        for plan, _ in plans:
+            if os.path.lexists(plan.dest):
+                remove_tree(plan.dest)
     return done

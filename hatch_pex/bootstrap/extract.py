@@ -315,23 +315,32 @@ def unpack_file(path: str, dest: str) -> list[tuple[str, int, int]]:
 
 
 def unpack_all(
-    plans: Sequence[Plan], workers: int, on_done: Callable[[Plan, str, list[tuple[str, int, int]]], None]
+    plans: Sequence[Plan],
+    workers: int,
+    on_done: Callable[[Plan, str, list[tuple[str, int, int]]], None],
+    in_order: bool = False,
+    hashed: bool = False,
 ) -> None:
     """Unpacks every plan on `workers` threads (hashing, inflating and writing release the GIL); calls
-    `on_done(plan, sha256, files)` on this thread as each wheel completes. The largest work goes first.
-    On any error the remaining work is cancelled and the error raised."""
+    `on_done(plan, sha256, files)` on this thread as each wheel completes. The largest work goes first
+    (the shortest run in all), or, `in_order`, the plans' work in their order (the first wheels
+    complete first: an application started beside the extraction waits less, overlap.py). `hashed`:
+    the caller hashed the wheels already, and on_done gets "" for the sha256. On any error the
+    remaining work is cancelled and the error raised."""
     for plan in plans:
         plan.make_directories()
     tasks: list[tuple[int, Plan, list[tuple[zipfile.ZipInfo, str]] | None]] = []
     for plan in plans:
-        tasks.append((plan.wheel.size, plan, None))  # None: the hash of the whole wheel
+        if not hashed:
+            tasks.append((plan.wheel.size, plan, None))  # None: the hash of the whole wheel
         tasks.extend((sum(i.compress_size for i, _ in batch), plan, batch) for batch in plan.batches())
-    tasks.sort(key=lambda task: -task[0])
+    rank = {id(plan): index for index, plan in enumerate(plans)}
+    tasks.sort(key=(lambda task: (rank[id(task[1])], -task[0])) if in_order else (lambda task: -task[0]))
     if workers <= 1 or len(tasks) < 2:
         results = [(plan, _run(plan, batch)) for _, plan, batch in tasks]
         _collect(plans, results, on_done)
         return
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
@@ -339,8 +348,9 @@ def unpack_all(
         pending = set(futures)
         remaining = {id(plan): sum(1 for p in futures.values() if p is plan) for plan in plans}
         partial: dict[int, list[str | list[tuple[str, int, int]]]] = {id(plan): [] for plan in plans}
+        _collect([plan for plan in plans if not remaining[id(plan)]], [], on_done)  # nothing to unpack
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)  # each wheel committed once complete
             for future in done:
                 plan = futures[future]
                 partial[id(plan)].append(future.result())  # raises what the task raised

@@ -75,7 +75,16 @@ class Guard:
     def index(self, entry: str) -> dict[str, tuple[int, int]]:
         found = self.indexes.get(entry)
         if found is None:
-            files, sizes, mtimes = marshal.loads(self.entries[entry][2])
+            blob = self.entries[entry][2]
+            if blob:
+                files, sizes, mtimes = marshal.loads(blob)
+            else:  # extracted beside this start (overlap.py): its manifest is in the entry, once there
+                from .cache import read_manifest
+
+                manifest = read_manifest(entry)
+                if manifest is None:
+                    return {}  # not there yet: nothing of it can have been found
+                files, sizes, mtimes = manifest
             found = self.indexes[entry] = dict(zip(files, zip(sizes, mtimes)))
         return found
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import os
 
-from . import cache, codecache
+from . import cache, codecache, overlap, pex_hash_of, record_path
 from .interpreter import current_facts, describe, find_fitting, fit
 from .locks import ROOT_LOCK, hold_shared, keep, lock_path, release
-from .log import BootError, log
+from .log import BootError, env_flag, log
 from .pexinfo import PexInfo
 from .record import build, build_reexec, save
 from .reexec import reexec, reexec_check
+from .trust import make_dirs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .cache import Manifest
+    from .extract import Plan, WheelSource
+
+    # directory, wheel, and its manifest: file names, sizes, modification times (record.build)
+    Entry = tuple[str, str, list[str], list[int], list[int]]
 
 
 def resolve(pex: str, raw: bytes, reexec_from: str | None) -> dict[str, object]:
@@ -49,20 +60,38 @@ def _prepare_entries(
 
     source = WheelSource(pex, info.distributions)
     wheels = [wheel for _, wheel in sorted(chosen.items())]
+    # Unpacking is pread, zlib, hashing and file creation, which release the GIL: one thread per core,
+    # and a few more for the file system's latency.
+    workers = min(max(2, os.cpu_count() or 1) + 2, 8)
+    plans: list[tuple[Plan, str]] = []
     try:
-        # Unpacking is pread, zlib, hashing and file creation, which release the GIL: one thread
-        # per core, and a few more for the file system's latency.
-        workers = min(max(2, os.cpu_count() or 1) + 2, 8)
-        manifests = cache.ensure_entries(root, wheels, source, workers)
+        manifests, missing = cache.reusable_entries(root, wheels, source)
+        if missing and overlap.possible():
+            # a damaged or hostile pex fails here, before the application; then smallest first: many
+            # distributions are in place early, the large ones follow
+            planned = cache.plan_extraction(root, missing, source, hashed=True)
+            plans = sorted(planned, key=lambda plan: plan[0].wheel.size)
+        elif missing:
+            planned = cache.plan_extraction(root, missing, source)
+            manifests.update(cache.extract_planned(root, planned, source, workers))
     except OSError as exc:
-        raise BootError(f"cannot unpack the wheels into the cache {root}: {exc}") from None
-    finally:
         source.close()
-    entries = [
-        (os.path.join(root, "installs", info.distributions[wheel]), wheel, *manifest)
-        for wheel, manifest in zip(wheels, manifests)
-    ]
+        raise BootError(f"cannot unpack the wheels into the cache {root}: {exc}") from None
+    except BaseException:
+        source.close()
+        raise
+    names = {wheel: [relative for _, relative in plan.members] for plan, wheel in plans}
 
+    def entries_of(manifests: dict[str, Manifest]) -> list[Entry]:
+        """Every entry, with the manifest of those in place; the names only of those being extracted."""
+        return [
+            (os.path.join(root, "installs", info.distributions[wheel]), wheel, *manifests[wheel])
+            if wheel in manifests
+            else (os.path.join(root, "installs", info.distributions[wheel]), wheel, names[wheel], [], [])
+            for wheel in wheels
+        ]
+
+    entries = entries_of(manifests)
     try:
         site = cache.ensure_site(root, [(entry[0], entry[2]) for entry in entries])
     except OSError as exc:  # pragma: no cover - ensure_site reports its own OSErrors as None
@@ -74,26 +103,94 @@ def _prepare_entries(
     stdlib = found["stdlib"]
     codes = codecache.current()
     codecache.save(root, codes)
-    record = build(
-        codes,
-        raw,
-        root,
-        [str(p) for p in stdlib] if isinstance(stdlib, (list, tuple)) else [],
-        entries,
-        info.entry_point,
-        info.inherit_path,
-        info.inject_env,
-        info.project_name,
-        site,
-        info.inject_args,
-    )
-    path = save(record)
-    if path:
-        log(f"wrote warm record {path}", 2)
-        keep(hold_shared(lock_path(path))[0])  # held while this process runs, as a warm start does
-    elif not info.pex_hash:
-        log("PEX-INFO has no pex_hash: every start of this pex is a cold start")
+
+    def make_record(done: dict[str, Manifest]) -> dict[str, object]:
+        return build(
+            codes,
+            raw,
+            root,
+            [str(p) for p in stdlib] if isinstance(stdlib, (list, tuple)) else [],
+            entries_of({**manifests, **done}),
+            info.entry_point,
+            info.inherit_path,
+            info.inject_env,
+            info.project_name,
+            site,
+            info.inject_args,
+        )
+
+    beside = plans and _beside(root, raw, info.entry_point, plans, source, workers, site, make_record)
+    if isinstance(beside, str):
+        path = beside
+        record = make_record({})
+        # the guard reads the manifests of the entries being extracted from installs/ (guard.py)
+        record["entries"] = tuple(
+            (directory, wheel, b"" if wheel in names else blob)
+            for directory, wheel, blob in record["entries"]  # type: ignore[attr-defined]
+        )
     else:
+        try:
+            if plans:  # the extractor could not be started: this process extracts, as before
+                manifests.update(cache.extract_planned(root, plans, source, workers, hashed=True))
+        except OSError as exc:
+            raise BootError(f"cannot unpack the wheels into the cache {root}: {exc}") from None
+        finally:
+            source.close()
+        record = make_record({})
+        path = save(record) or ""
+        if path:
+            log(f"wrote warm record {path}", 2)
+            keep(hold_shared(lock_path(path))[0])  # held while this process runs, as a warm start does
+    if not path and not info.pex_hash:
+        log("PEX-INFO has no pex_hash: every start of this pex is a cold start")
+    elif not path:
         log(f"could not write the warm record under {root}/pexes: the next start is cold again")
-    record["path"], record["mtime"] = path or "", float("inf")
+    record["path"], record["mtime"] = path, float("inf")
     return record
+
+
+def _beside(
+    root: str,
+    raw: bytes,
+    entry_point: str | None,
+    plans: list[tuple[Plan, str]],
+    source: WheelSource,
+    workers: int,
+    site: tuple[str, dict[str, str]] | None,
+    make_record: Callable[[dict[str, Manifest]], dict[str, object]],
+) -> str | None:
+    """Starts the extraction beside the application (overlap.py); the path of the warm record the
+    extractor writes once it is done ("" when none will be: no pex_hash, an unwritable pexes/), of
+    which this process holds the use lock from now on; None when the extractor could not be started."""
+    pex_hash = pex_hash_of(raw)
+    path = record_path(root, raw, pex_hash) if pex_hash else ""
+    if path:
+        try:
+            make_dirs(os.path.dirname(path))
+            keep(hold_shared(lock_path(path))[0])  # held while this process runs, as a warm start does
+        except OSError:
+            path = ""
+
+    def finish(done: dict[str, Manifest]) -> None:  # in the extractor, once every entry is in place
+        written = save(make_record(done))
+        if written:
+            log(f"wrote warm record {written}", 2)
+
+    beside = overlap.start(root, plans, source, workers, finish, site[1].items() if site else ())
+    if beside is None:
+        return None
+    source.close()
+    try:
+        if site is None or os.environ.get("PEX_SCRIPT"):  # the entries on sys.path, or a script looked for
+            beside.wait(beside.closure, "the start")
+            return path
+        # the .pth files are processed before the application runs (isolation.py)
+        keys = [overlap.module_key(name) for name in site[1] if name.endswith(".pth") and "/" not in name]
+        beside.wait({wheel for key in keys for wheel in beside.modules.get(key, ())}, "the .pth files")
+        # the module of the entry point, imported first: an entry that could not be made fails the start
+        target = "" if env_flag("PEX_INTERPRETER") else os.environ.get("PEX_MODULE") or entry_point or ""
+        module = target.partition(":")[0].partition("[")[0].strip()
+        beside.wait_for_modules([module] if module else [], f"the entry point {module}")
+    except overlap.ExtractionFailed as exc:
+        raise BootError(str(exc).removeprefix("hatch-pex: ")) from None
+    return path
