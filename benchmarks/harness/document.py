@@ -79,6 +79,14 @@ TIMELINE_METHOD = """\
   wheel it unpacked (`t` counted from the start of the extraction of all of them, done in parallel:
   the largest is the extraction's wall time). The harness reads stderr as it is written (Python
   line-buffers it) and times the arrival of the `ready` line from the fork.
+- A cold start may extract the wheels beside the application instead (an older runtime, such as a
+  `--baseline`'s, never does). It then writes `extracting <n> wheels beside the application` before
+  ready; the extraction runs on in a process of its own, its `extracted` lines counted from that
+  process's start of it, and `ready in` no longer holds it. Each time the start needs a wheel not yet
+  in place it writes `<what> waited <t> ms for the extraction of <n> wheels` (`<what>`: the .pth files
+  or the start, before ready; an import or a metadata look-up, after it), and at exit, where it waits
+  for the extraction to end so that the cache is complete when it returns, `the exit waited <t> ms
+  for the extraction`.
 - So a first start of total `T` splits into: the interpreter's start and the archive's stub, up to
   `boot()` (the `ready` line's arrival less its `ready in`); the runtime up to ready (`ready in`), of
   which extraction and the rest (interpreter check, site directory, warm record); and the app after
@@ -87,8 +95,14 @@ TIMELINE_METHOD = """\
   `PYTHONDONTWRITEBYTECODE` says), so its own part after ready is executing the modules and the app,
   and the first start's part after ready less that is compiling the sources and writing the `.pyc`
   files (strictly: that less reading them back, which a warm start does and a first one does not).
+- When the extraction ran beside the application (in most rounds), it is no part of that sum, since
+  it overlapped the rest: its wall time is shown, marked so. The runtime up to ready is then all of
+  `ready in` (its waits before ready included); the app's waits, the `waited` lines after the `ready`
+  line, are a part of their own, and compiling is what is left of the app's part after executing and
+  those waits.
 - Each figure is the median over rounds of what was measured (`T`, the arrival, `ready in`, the
-  extraction, the warm start's total and its arrival), and the parts are derived from those medians,
+  extraction, the waits in all and before ready, whether the extraction ran beside the application,
+  the warm start's total and its arrival), and the parts are derived from those medians,
   so they add up to the median `PEX_VERBOSE=1` first start; the plain first start's median is beside
   it, to show what the log costs. A negative compiling part is noise. Raw figures: the `timeline` of
   each results file.

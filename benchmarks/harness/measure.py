@@ -88,24 +88,40 @@ def start(launch: Launch, environment: dict[str, str], cwd: Path, memory: bool) 
     return usage
 
 
-# What the runtime writes to stderr under PEX_VERBOSE=1 (hatch_pex/bootstrap/log.py, launch.py, cache.py):
-# `ready in` counts from the start of boot() (the stub's call) to the hand-over to the application;
-# each `extracted` line counts from the start of the extraction of all the missing wheels (unpacked in
-# parallel) to that wheel's completion, so the largest is the extraction's wall time.
+# What the runtime writes to stderr under PEX_VERBOSE=1 (hatch_pex/bootstrap/log.py, launch.py, cache.py,
+# overlap.py): `ready in` counts from the start of boot() (the stub's call) to the hand-over to the
+# application; each `extracted` line counts from the start of the extraction of all the missing wheels
+# (unpacked in parallel) to that wheel's completion, so the largest is the extraction's wall time.
+# A cold start that extracts beside the application (overlap.py; a runtime from before it never does)
+# says so before ready, and the extraction, in a process of its own, then runs on after ready: its
+# `extracted` lines count from that process's start of the extraction. Each time the start needs a
+# wheel not yet in place, it writes how long it waited: before ready (for the wheels whose .pth files
+# are processed before the application runs, or for all of them when a script is looked for), at an
+# import or a metadata look-up, and at exit, where it waits for the extraction to end (so a first
+# start still returns with the cache complete).
 READY_LINE = re.compile(r"^hatch-pex: ready in ([0-9.]+) ms$")
-EXTRACTED_LINE = re.compile(r"^hatch-pex: extracted .+ in ([0-9.]+) ms$")
+# `extracted <wheel> to <entry>`: a wheel's file name has no spaces; this leaves out the extractor's own
+# `extracted <n> wheels beside the application in` (PEX_VERBOSE=2 only, and counted from its start).
+EXTRACTED_LINE = re.compile(r"^hatch-pex: extracted \S+ to .+ in ([0-9.]+) ms$")
+BESIDE_LINE = re.compile(r"^hatch-pex: extracting [0-9]+ wheels beside the application$")
+WAITED_LINE = re.compile(r"^hatch-pex: .+ waited ([0-9.]+) ms for the extraction(?: of [0-9]+ wheels)?$")
 
 
 @dataclass(frozen=True)
 class Trace:
     """One start with PEX_VERBOSE=1: seconds from fork to exit, from fork to the arrival of the `ready`
-    line (None: the runtime did not say it), the `ready in` figure itself (boot() to ready) and the
-    extraction's wall time (0 when nothing was extracted)."""
+    line (None: the runtime did not say it), the `ready in` figure itself (boot() to ready), the
+    extraction's wall time (0 when nothing was extracted), whether the extraction ran beside the
+    application, and how long the start waited for it: in all (`waited`, every `waited` line) and of
+    that, before ready (`waited_before_ready`: within `ready in`; the rest is the application's)."""
 
     seconds: float
     ready_at: float | None
     ready_in: float | None
     extraction: float
+    beside: bool
+    waited: float
+    waited_before_ready: float
 
 
 def traced_start(launch: Launch, environment: dict[str, str], cwd: Path) -> Trace:
@@ -114,7 +130,8 @@ def traced_start(launch: Launch, environment: dict[str, str], cwd: Path) -> Trac
     and the `ready` line's arrival splits the start in two from the outside, interpreter start
     included. stdout goes to a file, so nothing else is read meanwhile."""
     ready_at = ready_in = None
-    extraction = 0.0
+    extraction = waited = waited_before_ready = 0.0
+    beside = False
     with tempfile.TemporaryFile("w+") as stdout:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -129,13 +146,19 @@ def traced_start(launch: Launch, environment: dict[str, str], cwd: Path) -> Trac
                 ready_at, ready_in = arrived, float(match.group(1)) / 1000
             elif match := EXTRACTED_LINE.match(line.rstrip("\n")):
                 extraction = max(extraction, float(match.group(1)) / 1000)
+            elif match := WAITED_LINE.match(line.rstrip("\n")):
+                waited += float(match.group(1)) / 1000
+                if ready_at is None:  # one process writes both, in order: this wait is within `ready in`
+                    waited_before_ready += float(match.group(1)) / 1000
+            elif BESIDE_LINE.match(line.rstrip("\n")):
+                beside = True
         returncode = process.wait()
         elapsed = time.perf_counter() - started
         stdout.seek(0)
         output = stdout.read()
     if returncode != 0 or launch.expected_output not in output:
         raise StartFailed(f"{launch.key} exited {returncode}:\n{(output + ''.join(lines))[-1500:]}")
-    return Trace(elapsed, ready_at, ready_in, extraction)
+    return Trace(elapsed, ready_at, ready_in, extraction, beside, waited, waited_before_ready)
 
 
 @dataclass(frozen=True)
@@ -143,7 +166,10 @@ class Timeline:
     """A PEX_VERBOSE=1 first start (empty runtime root) and the warm start that follows it in the same
     root, seconds: see `Trace`. The warm start imports the same modules from the .pyc files the first
     one wrote (hatch-pex writes them whatever PYTHONDONTWRITEBYTECODE says), so the first start's time
-    after ready less the warm start's is what compiling the sources and writing the .pyc files took."""
+    after ready less the warm start's, less the first start's waits for the extraction after ready, is
+    what compiling the sources and writing the .pyc files took. `first_beside` is 1.0 when the first
+    start extracted beside the application, else 0.0 (the results file holds floats only); results of
+    a harness before these three fields lack them (report.py reads them as 0)."""
 
     first: float
     first_ready_at: float
@@ -151,6 +177,9 @@ class Timeline:
     extraction: float
     warm: float
     warm_ready_at: float
+    first_waited: float
+    first_waited_before_ready: float
+    first_beside: float
 
 
 def time_timeline(launch: Launch, variant: str, workspace: Workspace) -> Timeline | None:
@@ -165,7 +194,15 @@ def time_timeline(launch: Launch, variant: str, workspace: Workspace) -> Timelin
     if first.ready_at is None or first.ready_in is None or warm.ready_at is None:
         return None
     return Timeline(
-        first.seconds, first.ready_at, first.ready_in, first.extraction, warm.seconds, warm.ready_at
+        first.seconds,
+        first.ready_at,
+        first.ready_in,
+        first.extraction,
+        warm.seconds,
+        warm.ready_at,
+        first.waited,
+        first.waited_before_ready,
+        1.0 if first.beside else 0.0,
     )
 
 

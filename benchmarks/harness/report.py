@@ -320,34 +320,53 @@ TIMELINE_PARTS = (
     ("i", "interpreter start and the archive's stub, up to the runtime's boot()"),
     ("x", "extracting the wheels"),
     ("r", "the rest of the runtime up to ready (interpreter check, site directory, warm record)"),
+    ("w", "the app waiting for wheels still being extracted beside it"),
     ("c", "compiling the app's and its dependencies' sources and writing their .pyc files"),
     ("e", "executing their modules (as a warm start does, from .pyc) and the app itself"),
 )
+BESIDE_THRESHOLD = 0.5  # the median of `first_beside` (1.0 or 0.0 per run): most runs extracted beside
 
 
 @dataclass(frozen=True)
 class FirstStartParts:
     """A first start taken apart (seconds, from the medians of a key's timeline runs, see measure.py's
-    `Timeline`): the parts add up to `total`, the median PEX_VERBOSE=1 first start."""
+    `Timeline`): the parts add up to `total`, the median PEX_VERBOSE=1 first start. When the wheels
+    were extracted `beside` the application, the extraction is no part of that sum: it ran in a process
+    of its own while the runtime got ready and the app ran, and what it cost the start is in
+    `runtime_rest` (waits before ready) and `waiting` (the app's waits for it)."""
 
     total: float
     interpreter: float  # fork to boot(): the `ready` line's arrival less its `ready in` figure
-    extraction: float
-    runtime_rest: float  # `ready in` less the extraction
-    compiling: float  # the first start's part after ready less the warm start's
+    extraction: float  # its wall time, whether before ready or beside the app
+    runtime_rest: float  # `ready in` less the extraction (beside: all of it)
+    waiting: float  # beside: the waits for the extraction after ready (imports, metadata, the exit)
+    compiling: float  # the first start's part after ready less the warm start's and the waiting
     executing: float  # the warm start's part after ready: its modules come from .pyc files
+    beside: bool
+
+    @property
+    def extraction_before_ready(self) -> float:
+        """The extraction as a part of the start: none when it ran beside the app."""
+        return 0.0 if self.beside else self.extraction
 
     @property
     def runtime(self) -> float:
-        return self.extraction + self.runtime_rest
+        return self.extraction_before_ready + self.runtime_rest
 
     @property
     def app(self) -> float:
-        return self.compiling + self.executing
+        return self.waiting + self.compiling + self.executing
 
     def in_order(self) -> tuple[float, ...]:
         """The parts in TIMELINE_PARTS' order."""
-        return (self.interpreter, self.extraction, self.runtime_rest, self.compiling, self.executing)
+        return (
+            self.interpreter,
+            self.extraction_before_ready,
+            self.runtime_rest,
+            self.waiting,
+            self.compiling,
+            self.executing,
+        )
 
 
 def first_start_parts(runs: Sequence[dict[str, float]]) -> FirstStartParts | None:
@@ -359,24 +378,36 @@ def first_start_parts(runs: Sequence[dict[str, float]]) -> FirstStartParts | Non
     def middle(name: str) -> float:
         return statistics.median(run[name] for run in runs)
 
+    def middle_or_zero(name: str) -> float:
+        """A figure of the extraction beside the app, 0 where a run lacks it: results of a harness
+        from before it, whose runtimes never extracted beside the app."""
+        return statistics.median(run.get(name, 0.0) for run in runs)
+
     first, ready_at, ready_in, extraction = (
         middle(name) for name in ("first", "first_ready_at", "first_ready_in", "extraction")
     )
     executing = middle("warm") - middle("warm_ready_at")
+    beside = middle_or_zero("first_beside") >= BESIDE_THRESHOLD
+    # Waits before ready are within `ready in`: only the rest is the app's (each run's waits before
+    # ready are at most its waits in all, so the difference of the medians is not negative).
+    waiting = middle_or_zero("first_waited") - middle_or_zero("first_waited_before_ready") if beside else 0.0
     return FirstStartParts(
         total=first,
         interpreter=ready_at - ready_in,
         extraction=extraction,
-        runtime_rest=ready_in - extraction,
-        compiling=first - ready_at - executing,
+        runtime_rest=ready_in if beside else ready_in - extraction,
+        waiting=waiting,
+        compiling=first - ready_at - executing - waiting,
         executing=executing,
+        beside=beside,
     )
 
 
 def timeline_bar(parts: FirstStartParts, longest: float) -> str:
     """The parts as letters (TIMELINE_PARTS), the bar's length in proportion to `longest` (the longest
     first start of the table) and each part's share of it by largest remainders; a negative part (noise:
-    the warm start's app part took longer than the first's) counts as 0."""
+    the warm start's app part took longer than the first's) counts as 0. An extraction beside the app
+    has no letters: it overlapped the other parts, and the app's waits for it are its `w`."""
     values = [max(value, 0.0) for value in parts.in_order()]
     width = round(TIMELINE_WIDTH * sum(values) / longest) if longest > 0 else 0
     if not width or not sum(values):
@@ -394,6 +425,14 @@ def share(part: float, whole: float) -> str:
     return f"{format_ms(part)} ({100 * part / whole:.0f}%)" if whole > 0 else format_ms(part)
 
 
+def extraction_cell(parts: FirstStartParts) -> str:
+    """Before ready: its share of the start. Beside the app: its wall time alone, so marked (it
+    overlapped the other parts, a share of the start would be none of them)."""
+    if parts.beside:
+        return f"{format_ms(parts.extraction)} (beside the app)"
+    return share(parts.extraction, parts.total)
+
+
 def timeline_rows(results: Results) -> list[tuple[Outcome, str, FirstStartParts]]:
     """(contender, variant, its first start taken apart) for each hatch-pex file with timelines."""
     rows = []
@@ -407,8 +446,10 @@ def timeline_rows(results: Results) -> list[tuple[Outcome, str, FirstStartParts]
 
 def timeline_table(results: Results, rows: Sequence[tuple[Outcome, str, FirstStartParts]]) -> list[str]:
     """One row per hatch-pex file and variant: the headline first start, the PEX_VERBOSE=1 one and its
-    parts (the runtime's share, the app's; within the app, compiling against executing), and the bar."""
+    parts (the runtime's share, the app's; within the app, compiling against executing), and the bar.
+    The app's waits for an extraction beside it get a column when any row extracted so."""
     variants = {variant for _, variant, _ in rows}
+    beside = any(parts.beside for _, _, parts in rows)
     header = ["hatch-pex file"]
     header += ["variant"] if len(variants) > 1 else []
     header += [
@@ -418,6 +459,9 @@ def timeline_table(results: Results, rows: Sequence[tuple[Outcome, str, FirstSta
         "runtime to ready",
         "of which extraction (x)",
         "app after ready",
+    ]
+    header += ["app waiting for extraction (w)"] if beside else []
+    header += [
         "compiling + writing .pyc (c), share of app",
         "executing (e), share of app",
         "timeline",
@@ -431,8 +475,11 @@ def timeline_table(results: Results, rows: Sequence[tuple[Outcome, str, FirstSta
             format_ms(parts.total),
             share(parts.interpreter, parts.total),
             share(parts.runtime, parts.total),
-            share(parts.extraction, parts.total),
+            extraction_cell(parts),
             share(parts.app, parts.total),
+        ]
+        row += [share(parts.waiting, parts.total)] if beside else []
+        row += [
             share(parts.compiling, parts.app),
             share(parts.executing, parts.app),
             timeline_bar(parts, longest),
@@ -441,12 +488,21 @@ def timeline_table(results: Results, rows: Sequence[tuple[Outcome, str, FirstSta
     return table(header, lines)
 
 
-def timeline_legend() -> str:
+def timeline_legend(beside: bool) -> str:
+    """The bar's letters; with `beside` (a row extracted beside the app), how such a row reads."""
     parts = "; ".join(f"`{letter}` {meaning}" for letter, meaning in TIMELINE_PARTS)
-    return (
+    legend = (
         "Shares are of the PEX_VERBOSE=1 first start, the last two of the app's part; each bar is drawn "
         f"to the scale of the longest first start of the table, {TIMELINE_WIDTH} characters: {parts}."
     )
+    if beside:
+        legend += (
+            " An extraction marked (beside the app) ran in a process of its own while the runtime got"
+            " ready and the app ran: it overlapped the other parts, so its wall time has no `x` in the"
+            " bar; the runtime's waits for it before ready are in `r`, the app's (at an import, a"
+            " metadata look-up, the exit) are `w`, whose share is of the whole start."
+        )
+    return legend
 
 
 def timeline_section(results: Results, prefix: str = "") -> list[str]:
@@ -457,7 +513,8 @@ def timeline_section(results: Results, prefix: str = "") -> list[str]:
     if not rows:
         # Results of a harness before the timelines, or only a --baseline runtime that does not log `ready`.
         return [title, "", "Not measured: these results hold no hatch-pex first-start timeline.", ""]
-    return [title, "", *timeline_table(results, rows), "", timeline_legend(), ""]
+    beside = any(parts.beside for _, _, parts in rows)
+    return [title, "", *timeline_table(results, rows), "", timeline_legend(beside), ""]
 
 
 def memory_samples(results: Results, measure: str, kind: str) -> dict[str, dict[str, list[float]]]:
