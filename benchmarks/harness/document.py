@@ -154,14 +154,16 @@ LARGE_METHOD = f"""\
   hatch's build environment and its wheel cache.
 - Memory: every timed start and build also records (1) the peak **anonymous memory** of its whole
   process tree: `RssAnon` of `/proc/<pid>/status` summed over the process and all its descendants
-  (children found from the parent pids in `/proc/<pid>/stat`; a process that re-execs keeps its pid),
-  sampled every {START_INTERVAL * 1000:.0f} ms for a start and every {BUILD_INTERVAL * 1000:.0f} ms for
-  a build (a sample costs about 0.1 ms of CPU), the largest sum kept; and (2) **peak RSS**,
-  `ru_maxrss` from `wait4`: the largest RSS any single process of the tree reached. Anonymous memory
-  is the measure of the targets: RSS also counts the page-cache pages of the files a process maps,
-  and right after a first start extracted a few hundred MB of wheels those are many, shared and
-  reclaimable. A build runs in a forked copy of the harness whose tree is sampled without the copy
-  itself. The tables give the median over rounds of each run's peak.
+  (children found from the parent pids in `/proc/<pid>/stat`; a process that re-execs keeps its pid)
+  and every process of its process group (a start runs as the leader of a group of its own: the
+  extractor hatch-pex forks beside the application leaves the tree, not the group), sampled every
+  {START_INTERVAL * 1000:.0f} ms for a start and every {BUILD_INTERVAL * 1000:.0f} ms for a build (a
+  sample costs about 0.1 ms of CPU), the largest sum kept; and (2) **peak RSS**, `ru_maxrss` from
+  `wait4`: the largest RSS any single process of the tree reached (not the extractor, which nobody
+  waits for). Anonymous memory is the measure of the targets: RSS also counts the page-cache pages
+  of the files a process maps, and right after a first start extracted a few hundred MB of wheels
+  those are many, shared and reclaimable. A build runs in a forked copy of the harness whose tree is
+  sampled without the copy itself. The tables give the median over rounds of each run's peak.
 - Size: the file; for the venv, every regular file under it.
 - The raw samples are in `benchmarks/work/results-large.json`; the hatch-pex size of the run before
   (from the file this run replaced) is kept in it too, for the size row of the targets.
