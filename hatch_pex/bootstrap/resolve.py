@@ -67,10 +67,11 @@ def _prepare_entries(
     try:
         manifests, missing = cache.reusable_entries(root, wheels, source)
         if missing and overlap.possible():
-            # a damaged or hostile pex fails here, before the application; then smallest first: many
-            # distributions are in place early, the large ones follow
+            # a damaged or hostile pex fails here, before the application. Then the wheels with .pth
+            # files first (the start waits for them), and the smallest: many distributions are in
+            # place early, the large ones follow
             planned = cache.plan_extraction(root, missing, source, hashed=True)
-            plans = sorted(planned, key=lambda plan: plan[0].wheel.size)
+            plans = sorted(planned, key=lambda plan: (not _has_pth(plan[0]), plan[0].wheel.size))
         elif missing:
             planned = cache.plan_extraction(root, missing, source)
             manifests.update(cache.extract_planned(root, planned, source, workers))
@@ -147,6 +148,10 @@ def _prepare_entries(
         log(f"could not write the warm record under {root}/pexes: the next start is cold again")
     record["path"], record["mtime"] = path, float("inf")
     return record
+
+
+def _has_pth(plan: Plan) -> bool:
+    return any(relative.endswith(".pth") and "/" not in relative for _, relative in plan.members)
 
 
 def _beside(
