@@ -154,6 +154,7 @@ class Plan:
 
     def __init__(self, wheel: Region, dest: str, label: str) -> None:
         self.wheel, self.dest, self.label = wheel, dest, label
+        self.made = {dest}
         with wheel.open_zip() as archive:
             infos = [info for info in archive.infolist() if not info.is_dir()]
         self.members: list[tuple[zipfile.ZipInfo, str]] = []
@@ -169,13 +170,15 @@ class Plan:
             seen.add(relative)
             self.members.append((info, relative))
 
-    def make_directories(self) -> None:
-        made = {self.dest}
-        for _, relative in self.members:
+    def make_parents(self, batch: Sequence[tuple[zipfile.ZipInfo, str]]) -> None:
+        """The directories `batch` writes into, made by the batch itself: a wheel's first files are
+        written without waiting for the directories of all the others. Several threads may make one
+        at once (make_dirs takes that); `made` only saves the stat of those made already."""
+        for _, relative in batch:
             parent = os.path.dirname(os.path.join(self.dest, *relative.split("/")))
-            if parent not in made:
+            if parent not in self.made:
                 make_dirs(parent)
-                made.add(parent)
+                self.made.add(parent)
 
     def batches(self) -> Iterator[list[tuple[zipfile.ZipInfo, str]]]:
         batch: list[tuple[zipfile.ZipInfo, str]] = []
@@ -191,6 +194,7 @@ class Plan:
 
     def unpack(self, batch: Sequence[tuple[zipfile.ZipInfo, str]]) -> list[tuple[str, int, int]]:
         """Writes `batch`; returns [(relative path, size, mtime ns)]."""
+        self.make_parents(batch)
         return [(relative, *self._write(info, relative)) for info, relative in batch]
 
     def _write(self, info: zipfile.ZipInfo, relative: str) -> tuple[int, int]:
@@ -308,7 +312,6 @@ def unpack_file(path: str, dest: str) -> list[tuple[str, int, int]]:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         plan = Plan(Region(fd, 0, os.fstat(fd).st_size), dest, path)
-        plan.make_directories()
         return sorted(plan.unpack(plan.members))
     finally:
         os.close(fd)
@@ -327,8 +330,6 @@ def unpack_all(
     complete first: an application started beside the extraction waits less, overlap.py). `hashed`:
     the caller hashed the wheels already, and on_done gets "" for the sha256. On any error the
     remaining work is cancelled and the error raised."""
-    for plan in plans:
-        plan.make_directories()
     tasks: list[tuple[int, Plan, list[tuple[zipfile.ZipInfo, str]] | None]] = []
     for plan in plans:
         if not hashed:
