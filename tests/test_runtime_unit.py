@@ -384,7 +384,7 @@ def test_what_an_import_waits_for_during_the_extraction(tmp_path: Path) -> None:
     assert beside.modules["nat"] == {wheel["nat"]} and beside.modules["ns"] == {wheel["app"]}
     assert beside.modules["pkg_resources"] == set(distributions)
     assert overlap.module_key("ns/app_part") == "ns.app_part" and overlap.module_key("numpy.libs") == "numpy"
-    assert overlap.module_key(so.split("/")[1]) == "_c" and overlap.normalized("Dep.One") == "dep-one"
+    assert overlap.module_key(so.split("/")[1]) == "_c" and wheels.normalize("Dep.One") == "dep-one"
 
     for w in (wheel["nat"], wheel["dep_one"]):  # in place: renamed there with the manifest
         os.mkdir(entries[w])

@@ -445,8 +445,11 @@ def plan_extraction(
         for plan, _ in plans:
             remove_tree(plan.dest)
         # A damaged wheel usually breaks its own directory before its hash is known: say which wheel
-        # is damaged, with both hashes, rather than what zipfile found.
-        check_hashes(root, wheels, source)
+        # is damaged, with both hashes, rather than what zipfile found (the threads' hashes, if any).
+        if digests is None:
+            check_hashes(root, wheels, source)
+        for wheel, digest in (digests or {}).items():
+            source.check(wheel, digest.result())
         raise
     finally:
         if pool is not None:

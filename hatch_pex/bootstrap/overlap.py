@@ -28,6 +28,7 @@ from . import cache
 from .extract import STORED, data_start
 from .locks import ROOT_LOCK, hold_shared
 from .log import BootError, log, since
+from .wheels import WheelName, normalize
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,14 +47,6 @@ IN_PLACE = b"."  # one more entry is in installs/
 
 def possible() -> bool:
     return hasattr(os, "fork")
-
-
-def normalized(name: str) -> str:
-    """A project name as PEP 503 compares it (no `re` on the start's path)."""
-    name = name.lower().replace("_", "-").replace(".", "-")
-    while "--" in name:
-        name = name.replace("--", "-")
-    return name
 
 
 def module_key(link: str) -> str:
@@ -91,7 +84,7 @@ def required_names(plan: Plan) -> list[str]:
         if line.lower().startswith("requires-dist:") and "extra" not in line.partition(";")[2]:
             value = line.split(":", 1)[1].strip()
             end = next((i for i, c in enumerate(value) if not (c.isalnum() or c in "._-")), len(value))
-            names.append(normalized(value[:end]))
+            names.append(normalize(value[:end]))
     return names
 
 
@@ -111,9 +104,10 @@ class Beside:
         """`entries`: {wheel: its installs/ directory} of the wheels being extracted; `links`: (site
         link, the entry it leads into) of the whole site."""
         self.root, self.fd, self.gone = root, fd, False
+        self.owner = os.getpid()  # the start: a process the application forks has a pid of its own
         self.pending = dict(entries)
         by_entry = {entry: wheel for wheel, entry in entries.items()}
-        by_name = {normalized(wheel.split("-", 1)[0]): wheel for wheel in entries}
+        by_name = {WheelName(wheel).project: wheel for wheel in entries}
         self.distributions = by_name
         needs = {wheel: [by_name[n] for n in required_names(plan) if n in by_name] for plan, wheel in plans}
         self.closure: dict[str, set[str]] = {}
@@ -125,10 +119,11 @@ class Beside:
                         seen.add(required)
                         todo.append(required)
             self.closure[wheel] = seen
+        # each site link that leads into an entry being extracted, and its wheel
+        self.links = {link: by_entry[entry] for link, entry in links if entry in by_entry}
         self.modules: dict[str, set[str]] = {}
-        for link, entry in links:
-            if entry in by_entry:
-                self.modules.setdefault(module_key(link), set()).add(by_entry[entry])
+        for link, wheel in self.links.items():
+            self.modules.setdefault(module_key(link), set()).add(wheel)
         # it lists every distribution on sys.path when imported
         self.modules.setdefault("pkg_resources", set()).update(entries)
 
@@ -145,7 +140,7 @@ class Beside:
             name = getattr(context, "name", None)
             if name is None:
                 self.wait(self.closure, "the list of the installed distributions")
-            elif (wheel := self.distributions.get(normalized(name))) is not None:
+            elif (wheel := self.distributions.get(normalize(name))) is not None:
                 self.wait({wheel}, f"the metadata of {name}")
         return iter(())
 
@@ -224,8 +219,6 @@ class Beside:
             return
         log(f"the exit waited {since(started)} for the extraction")
 
-    owner = -1
-
 
 def start(
     root: str,
@@ -271,7 +264,6 @@ def start(
         log("the extraction beside the application did not start; extracting first")
         os.close(read_fd)
         return None
-    beside.owner = os.getpid()
     log(f"extracting {len(plans)} wheels beside the application")
     sys.meta_path.insert(0, beside)
     atexit.register(beside.at_exit)

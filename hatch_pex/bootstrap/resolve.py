@@ -150,8 +150,13 @@ def _prepare_entries(
     return record
 
 
+def _is_pth(name: str) -> bool:
+    """A .pth file at the top of an entry or site, which the start processes (isolation.py)."""
+    return name.endswith(".pth") and "/" not in name
+
+
 def _has_pth(plan: Plan) -> bool:
-    return any(relative.endswith(".pth") and "/" not in relative for _, relative in plan.members)
+    return any(_is_pth(relative) for _, relative in plan.members)
 
 
 def _beside(
@@ -190,8 +195,7 @@ def _beside(
             beside.wait(beside.closure, "the start")
             return path
         # the .pth files are processed before the application runs (isolation.py)
-        keys = [overlap.module_key(name) for name in site[1] if name.endswith(".pth") and "/" not in name]
-        beside.wait({wheel for key in keys for wheel in beside.modules.get(key, ())}, "the .pth files")
+        beside.wait({wheel for link, wheel in beside.links.items() if _is_pth(link)}, "the .pth files")
         # the module of the entry point, imported first: an entry that could not be made fails the start
         target = "" if env_flag("PEX_INTERPRETER") else os.environ.get("PEX_MODULE") or entry_point or ""
         module = target.partition(":")[0].partition("[")[0].strip()
