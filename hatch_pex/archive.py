@@ -26,6 +26,7 @@ BOOTSTRAP_SOURCE = Path(__file__).parent / "bootstrap"
 BOOTSTRAP_PACKAGE = ".bootstrap/_hatch_pex_boot"
 MAIN_STUB = "main_stub.py"
 DEPS_DIR = ".deps"
+BYTECODE_DIR = ".bytecode"  # precompile.py
 PEX_INFO = "PEX-INFO"
 PARTIAL_MARKER = ".partial-"
 _ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip entry can hold
@@ -113,16 +114,16 @@ def zip_timestamp(reproducible: bool) -> float:
 def write_pex(output: str, *, shebang: str, members: list[Member], compression: int, timestamp: float) -> str:
     """Write the archive to `output` atomically, executable; return `output`.
 
-    Wheels come first, each stored unless `compression` asks for deflate (their members are deflated
-    already); the runtime's members come last, so that a file past 4 GiB can still be started by
-    zipimport before Python 3.13 (ziplayout.py)."""
+    Wheels (and bytecode bundles) come first, each stored unless `compression` asks for deflate
+    (their members are deflated already); the runtime's members come last, so that a file past 4 GiB
+    can still be started by zipimport before Python 3.13 (ziplayout.py)."""
     date_time = time.gmtime(timestamp)[:6]
     with _terminate_as_exception(), atomic_output(output, 0o755) as stream:
         stream.write(preamble(shebang))
         writer = ZipWriter(stream, date_time)
-        for member in sorted(members, key=lambda m: (not is_wheel(m.name), m.name)):
+        for member in sorted(members, key=lambda m: (not is_bulk(m.name), m.name)):
             writer.add(member.name, member.chunks(), member.size(), member_level(member, compression))
-        writer.finish(lambda name: not is_wheel(name))
+        writer.finish(lambda name: not is_bulk(name))
     return output
 
 
@@ -165,6 +166,11 @@ def atomic_output(output: str, mode: int) -> Iterator[BinaryIO]:
 
 def is_wheel(name: str) -> bool:
     return name.startswith(f"{DEPS_DIR}/")
+
+
+def is_bulk(name: str) -> bool:
+    """A wheel or a bytecode bundle: read only by a first start, laid out before the runtime."""
+    return is_wheel(name) or name.startswith(f"{BYTECODE_DIR}/")
 
 
 def member_level(member: Member, compression: int) -> int:

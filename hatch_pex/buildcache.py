@@ -3,6 +3,7 @@ built from sdists, filed under the sdist's sha256 and the interpreter that built
 
     <cache>/wheels/<wheel sha256>/<name>.whl
     <cache>/built/<sha256 of (sdist sha256, interpreter identity)>/<name>.whl + build.json
+    <cache>/bytecode/<sha256 of (wheel sha256, interpreter identity, format)>/<name>.zip + build.json
 
 Every slot is checked before it is used: a downloaded wheel's sha256 is recomputed against its slot's
 name; a built wheel's `build.json` must name the same sdist sha256 and interpreter, and the wheel's
@@ -39,6 +40,7 @@ from .bootstrap.trust import create, make_dirs, open_owned, restrict, trusted_pa
 
 WHEELS = "wheels"
 BUILT = "built"
+BYTECODE = "bytecode"
 RECORD = "build.json"
 
 
@@ -142,15 +144,69 @@ def _readable_slot(cache: str, kind: str, key: str) -> str | None:
     return slot
 
 
-def _slot_wheel(slot: str) -> str | None:
-    """The one wheel of a trusted slot directory."""
+def _slot_wheel(slot: str, suffix: str = ".whl") -> str | None:
+    """The one wheel (or other file ending in `suffix`) of a trusted slot directory."""
     if not _owned_dir(slot):
         return None
     try:
-        wheels = [name for name in os.listdir(slot) if name.endswith(".whl")]
+        wheels = [name for name in os.listdir(slot) if name.endswith(suffix)]
     except OSError:
         return None
     return os.path.join(slot, wheels[0]) if len(wheels) == 1 else None
+
+
+def bytecode_key(wheel_sha256: str, interpreter: tuple[tuple[str, str], ...], layout: int) -> str:
+    """The slot of the bytecode bundle of the wheel with this sha256, compiled by this interpreter."""
+    described = {"wheel_sha256": wheel_sha256, "interpreter": dict(interpreter), "format": layout}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def cached_bytecode(
+    cache: str, wheel_sha256: str, interpreter: tuple[tuple[str, str], ...], layout: int
+) -> tuple[str, str, dict[str, Any]] | None:
+    """(bundle, its sha256, what the compiler said of itself) of the wheel with `wheel_sha256`
+    compiled by `interpreter` (precompile.py), if a trusted slot holds it and it checks out."""
+    slot = _readable_slot(cache, BYTECODE, bytecode_key(wheel_sha256, interpreter, layout))
+    if slot is None:
+        return None
+    bundle = _slot_wheel(slot, ".zip")
+    record = _owned_json(os.path.join(slot, RECORD)) if bundle else None
+    if (
+        bundle
+        and isinstance(record, dict)
+        and record.get("wheel_sha256") == wheel_sha256
+        and record.get("interpreter") == dict(interpreter)
+        and record.get("format") == layout
+        and record.get("bundle") == os.path.basename(bundle)
+        and isinstance(record.get("described"), dict)
+        and all(isinstance(record["described"].get(key), str) for key in ("cache_tag", "magic"))
+    ):
+        digest = _owned_sha256(bundle)
+        if digest is not None and digest == record.get("bundle_sha256"):
+            return bundle, digest, record["described"]
+    discard(slot)
+    return None
+
+
+def store_bytecode(
+    cache: str,
+    wheel_sha256: str,
+    interpreter: tuple[tuple[str, str], ...],
+    layout: int,
+    bundle: str,
+    bundle_sha256: str,
+    described: dict[str, Any],
+) -> str | None:
+    """File a bytecode bundle with the record a later build checks it against."""
+    record = {
+        "wheel_sha256": wheel_sha256,
+        "interpreter": dict(interpreter),
+        "format": layout,
+        "bundle": os.path.basename(bundle),
+        "bundle_sha256": bundle_sha256,
+        "described": described,
+    }
+    return _store(cache, BYTECODE, bytecode_key(wheel_sha256, interpreter, layout), bundle, record)
 
 
 def discard(slot: str) -> None:

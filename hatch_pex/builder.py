@@ -15,8 +15,9 @@ from hatchling.builders.plugin.interface import BuilderInterface
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from . import archive
+from . import archive, precompile
 from . import version as own_version
+from .bootstrap.report import pex_hash
 from .config import PexBuilderConfig
 from .credentials import scratch_directory, work_subdirectory
 from .lock import Lock, LockError, inputs_hash, plan_from_lock, read_lock, unsatisfied, write_lock
@@ -44,6 +45,7 @@ from .resolve import (
     Planner,
     ResolveError,
     ResolveOptions,
+    default_build_cache,
     for_each_platform,
     plan_with_pip,
     resolve,
@@ -121,7 +123,15 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
     def _explained(self, action: Callable[[], str]) -> str:
         try:
             return action()
-        except (BuildError, LockError, ResolveError, OSError, TypeError, ValueError) as error:
+        except (
+            BuildError,
+            LockError,
+            ResolveError,
+            precompile.BytecodeError,
+            OSError,
+            TypeError,
+            ValueError,
+        ) as error:
             # One clear paragraph, not a traceback; credentials never reach the message.
             self.app.abort(f"hatch-pex: {redact(str(error))}")
             raise  # pragma: no cover - abort exits
@@ -174,6 +184,8 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             members = archive.bootstrap_members() + [
                 archive.wheel_member(d.wheel, d.sha256) for d in distributions
             ]
+            bundles = self._bytecode(closure, served, work_dir)
+            members += precompile.members(bundles)
             timestamp = archive.zip_timestamp(self.config.reproducible)
             # One SBOM for every target (it names no entry point); a member like the runtime's.
             sbom = self._sbom(closure, served, timestamp) if self.config.sbom else None
@@ -187,6 +199,9 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 info = self._pex_info(
                     target, closure, content, requires_python, served, archive.member_hashes(members)
                 )
+                if bundles:  # before pex_hash, which covers every field
+                    info[precompile.PEX_INFO_KEY] = precompile.pex_info(bundles)
+                info["pex_hash"] = pex_hash(content, info)
                 output = os.path.join(directory, f"{self._output_stem(target)}.pex")
                 started = time.monotonic()
                 with reporter.stage(f"Packing {os.path.basename(output)}"):
@@ -205,6 +220,39 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                         os.unlink(side_file(output))
                 self._built.append(output)
         return self._built[0]
+
+    def _bytecode(self, closure: Closure, served: list[Platform], work_dir: str) -> list[precompile.Bundle]:
+        """The bundles `compile-bytecode` asks for: each CPython version served, or those listed, for
+        the wheels of that version's platforms."""
+        wanted = self.config.compile_bytecode
+        if not wanted:
+            return []
+        versions = {p.python_version for p in served if p.implementation == "cp"}
+        if isinstance(wanted, list):
+            versions &= set(wanted)
+        by_name = {d.filename: d for d in closure.distributions}
+        jobs = sorted(
+            {
+                (p.python_version, by_name[name].wheel, by_name[name].sha256)
+                for p in served
+                if p.python_version in versions
+                for name in closure.platform_sets.get(p.text, ())
+                if name in by_name
+            }
+        )
+        started = time.monotonic()
+        self.app.display_waiting(
+            f"Compiling bytecode for CPython {', '.join(sorted(versions, key=version_key))}"
+        )
+        with self._reporter.stage("Compiling bytecode"):
+            bundles = precompile.compile_bundles(
+                jobs, find_python, default_build_cache(), work_dir, self.config.field("compile-bytecode")
+            )
+        size = sum(os.path.getsize(b.path) for b in bundles)
+        self.app.display_success(
+            f"Compiled the bytecode of {len(bundles)} wheels ({size / 2**20:.1f} MiB) in {elapsed(started)}"
+        )
+        return bundles
 
     def _platforms(self) -> list[Platform]:
         """The configured platforms, `current` expanded to this machine at every served version."""
@@ -527,7 +575,7 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
         served: list[Platform],
         member_hashes: dict[str, str],
     ) -> dict[str, Any]:
-        from .bootstrap.report import PREAMBLE_KEY, pex_hash
+        from .bootstrap.report import PREAMBLE_KEY
 
         distributions = closure.distributions
         metadata = self.metadata
@@ -572,7 +620,6 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
             "member_hashes": member_hashes,
             PREAMBLE_KEY: archive.preamble_sha256(self.config.python_shebang),
         }
-        info["pex_hash"] = pex_hash(content, info)
         return info
 
     def _output_stem(self, target: Target) -> str:

@@ -403,6 +403,37 @@ class PexBuilderConfig(BuilderConfig):
         return [v for v in KNOWN_PYTHON_VERSIONS if v in values]
 
     @cached_property
+    def compile_bytecode(self) -> list[str] | bool:
+        """Whether the file carries bytecode compiled at build time (precompile.py): False (the default),
+        True for every CPython version it serves, or a list of those versions."""
+        key = "compile-bytecode"
+        value = self.target_config.get(key, False)
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, list):
+            raise TypeError(
+                f'Field `{self.field(key)}` must be true, false or an array of Python versions (["3.12"]), '
+                f"not {value!r}"
+            )
+        values = self._strings(key)
+        for value in values:
+            if value not in KNOWN_PYTHON_VERSIONS:
+                raise ValueError(
+                    f"Field `{self.field(key)}` has an unknown Python version {value!r}: "
+                    f"expected minor versions from {', '.join(KNOWN_PYTHON_VERSIONS)}"
+                )
+        if len(set(values)) != len(values):
+            raise ValueError(f"Field `{self.field(key)}` lists a version twice")
+        served = served_versions(self.interpreter_constraints, self.python_versions)
+        unserved = [v for v in values if v not in served]
+        if unserved:
+            raise ValueError(
+                f"Field `{self.field(key)}` names Python {', '.join(unserved)}, which the file does not "
+                f"serve (it serves {', '.join(served) or 'no version'})"
+            )
+        return [v for v in KNOWN_PYTHON_VERSIONS if v in values]
+
+    @cached_property
     def lock(self) -> str | None:
         """Absolute path of the PEP 751 lock to build from, if any."""
         import os
@@ -518,6 +549,7 @@ _OWN_KEYS = (
     "lock",
     "resolver",
     "compression",
+    "compile-bytecode",
     "output-name",
     "sbom",
 )

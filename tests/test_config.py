@@ -195,3 +195,32 @@ def test_reproducible_is_hatch_key(tmp_path: Path) -> None:
     builder = make_builder(tmp_path, {"reproducible": "no"})
     with pytest.raises(TypeError, match=f"{FIELD}.reproducible"):
         builder.config.reproducible  # noqa: B018
+
+
+def test_compile_bytecode_values(tmp_path: Path) -> None:
+    assert make_builder(tmp_path, {}).config.compile_bytecode is False
+    assert make_builder(tmp_path, {"compile-bytecode": True}).config.compile_bytecode is True
+    listed = make_builder(tmp_path, {"compile-bytecode": ["3.12", "3.10"]}).config
+    assert listed.compile_bytecode == ["3.10", "3.12"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("yes", "must be true, false or an array of Python versions"),
+        (["3.8"], "unknown Python version '3.8'"),
+        (["3.12", "3.12"], "lists a version twice"),
+        ([""], "must be a non-empty string"),
+    ],
+)
+def test_compile_bytecode_errors(tmp_path: Path, value: Any, message: str) -> None:
+    text = error_of(tmp_path, "compile-bytecode", value)
+    assert f"{FIELD}.compile-bytecode" in text and message in text, text
+
+
+def test_compile_bytecode_of_a_version_not_served(tmp_path: Path) -> None:
+    builder = make_builder(tmp_path, {"python-versions": ["3.11"], "compile-bytecode": ["3.12"]})
+    with pytest.raises(
+        ValueError, match=r"compile-bytecode` names Python 3.12, which the file does not serve"
+    ):
+        builder.config.validate()

@@ -1,5 +1,5 @@
-"""The fixture apps, the ways of shipping each (the small app eight ways, the mid-size one seven, the
-large one six), how each is built and how each is started."""
+"""The fixture apps, the ways of shipping each (the small app nine ways, the mid-size one eight, the
+large one seven), how each is built and how each is started."""
 
 from __future__ import annotations
 
@@ -156,6 +156,22 @@ def build_with_hatch_pex_one_version(context: BuildContext, output: Path) -> Pat
     return hatch_build(context, app, output)
 
 
+def build_with_hatch_pex_compiled(context: BuildContext, output: Path) -> Path:
+    """`hatch build -t pex` with `compile-bytecode = true`: the file carries the bytecode of every
+    module, compiled at build time for each Python it serves (hatch_pex/precompile.py). A copy of the
+    app (the plugin's location made absolute) with that one key added."""
+    app = context.workspace.root / f"app-{context.app.key}-compile-bytecode"
+    if not app.is_dir():
+        shutil.copytree(context.app.directory, app, ignore=shutil.ignore_patterns("dist", "build"))
+        text = (app / "pyproject.toml").read_text(encoding="utf-8")
+        text = text.replace("{root:parent:parent:uri}", REPO_ROOT.as_uri())
+        header = "[tool.hatch.build.targets.pex]\n"
+        assert header in text, f"{app}/pyproject.toml has no {header.strip()} table"
+        text = text.replace(header, f"{header}compile-bytecode = true\n", 1)
+        (app / "pyproject.toml").write_text(text, encoding="utf-8")
+    return hatch_build(context, app, output)
+
+
 def build_with_pex_cli(extra_arguments: Sequence[str], sh_boot: bool = False) -> Builder:
     """`pex <app> -c <script> -o <file>` plus `extra_arguments` and the app's resolver options. With
     `sh_boot`, `--sh-boot --python-shebang <the benchmark's interpreter>`: the file is started as a
@@ -261,6 +277,7 @@ def artifact_size(artifact: Path) -> int:
 
 HATCH_PEX = "hatch-pex"
 HATCH_PEX_ONE_VERSION = "hatch-pex-one-version"
+HATCH_PEX_COMPILED = "hatch-pex-compile-bytecode"
 PEX = "pex"
 PEX_VENV = "pex-venv"
 PEX_VENV_SH_BOOT = "pex-venv-sh-boot"
@@ -276,6 +293,12 @@ CONTENDERS: tuple[Contender, ...] = (
         HATCH_PEX_ONE_VERSION,
         'hatch-pex, `python-versions = ["3.11"]`',
         build_with_hatch_pex_one_version,
+        timeline=True,
+    ),
+    Contender(
+        HATCH_PEX_COMPILED,
+        "hatch-pex, `compile-bytecode = true` (every Python)",
+        build_with_hatch_pex_compiled,
         timeline=True,
     ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([])),
@@ -301,6 +324,12 @@ LARGE_CONTENDERS: tuple[Contender, ...] = (
         HATCH_PEX,
         'hatch-pex (`hatch build -t pex`, `python-versions = ["3.11"]`)',
         build_with_hatch_pex,
+        timeline=True,
+    ),
+    Contender(
+        HATCH_PEX_COMPILED,
+        'hatch-pex, `python-versions = ["3.11"]`, `compile-bytecode = true`',
+        build_with_hatch_pex_compiled,
         timeline=True,
     ),
     Contender(PEX, "PEX CLI, default (zipapp)", build_with_pex_cli([]), cache_group="pex-cli"),

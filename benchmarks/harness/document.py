@@ -28,10 +28,12 @@ METHOD = f"""\
 
 - One fixture app, `benchmarks/app/` (the `{APP_SCRIPT}` script: imports click, requests and rich,
   reads their versions from their metadata, prepares an HTTP request without sending it and prints a
-  small rich table), shipped eight ways: `hatch build -t pex` with this repository's plugin (in hatch's
+  small rich table), shipped nine ways: `hatch build -t pex` with this repository's plugin (in hatch's
   build environment, see the app's `pyproject.toml`), by default (one file serving every CPython the
-  app admits, 3.9 to the newest) and narrowed to the benchmark's interpreter (`python-versions =
-  ["3.11"]`, one resolution, as every build was before); the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`),
+  app admits, 3.9 to the newest), narrowed to the benchmark's interpreter (`python-versions =
+  ["3.11"]`, one resolution, as every build was before), and with `compile-bytecode = true` (every
+  module's bytecode compiled at build time for each CPython served: a first start compiles none);
+  the PEX CLI (`pex <app> -c {APP_SCRIPT} -o ...`),
   default zipapp layout, `--venv` and `--venv --sh-boot` (PEX's fastest start: a `/bin/sh` preamble
   that execs the installed venv directly once it exists; built with `--python-shebang <the
   interpreter>` and started as a program, `<file> {ARGUMENTS}`, so its boot picks the same
@@ -119,9 +121,9 @@ MID_METHOD = f"""\
   request, without a database. Its closure (Django, djangorestframework, asgiref, sqlparse) is about
   3,900 files as wheels. The app admits CPython 3.10 and later; hatch-pex is given
   `python-versions = ["3.11"]`, the benchmark's interpreter, as for the large app.
-- Seven ways: the large app's six (hatch-pex, the PEX CLI default, `--venv` and `--venv --sh-boot`,
-  shiv, a plain venv) and the `--system-site-packages` venv, built and started as for the small app,
-  on the same interpreter, without arguments.
+- Eight ways: the large app's seven (hatch-pex without and with `compile-bytecode = true`, the PEX
+  CLI default, `--venv` and `--venv --sh-boot`, shiv, a plain venv) and the `--system-site-packages`
+  venv, built and started as for the small app, on the same interpreter, without arguments.
 - Both variants. Otherwise as for the large app: builds with warm caches only (the PEX CLI builds
   share one `PEX_ROOT`, shiv and the venvs one pip cache); the peak anonymous memory and peak RSS of
   every timed start and build; no discarded warm-up round (the page cache is warm from the builds): the
@@ -142,8 +144,10 @@ LARGE_METHOD = f"""\
   hatch-pex read pip's configuration; the PEX CLI runs pip isolated from it, so it is given the
   find-links and a newer pip on the command line (`{" ".join(LARGE_APP.pex_resolver_arguments)}`):
   its vendored pip 20.3.4 resolves the CUDA torch 2.14.1 against the pin and fails.
-- Six ways: hatch-pex, the PEX CLI (default, `--venv`, `--venv --sh-boot`), shiv and a plain venv, built
-  and started as for the small app, on the same interpreter.
+- Seven ways: hatch-pex as the app's `pyproject.toml` says and with `compile-bytecode = true` added
+  (the bytecode of every module compiled at build time, a larger file), the PEX CLI (default,
+  `--venv`, `--venv --sh-boot`), shiv and a plain venv, built and started as for the small app, on the
+  same interpreter.
 - Rounds are fewer (a first start of an archive takes some 20 s, a PEX CLI or shiv build about a
   minute), one variant is measured (bytecode writes allowed, unless `--variants` says otherwise), and
   there is no discarded warm-up round: the page cache is warm from the builds. The warm starts'

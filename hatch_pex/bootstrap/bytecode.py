@@ -24,8 +24,19 @@ if TYPE_CHECKING:
     from importlib import _bootstrap_external as bx
     from importlib.machinery import ModuleSpec
     from types import CodeType, ModuleType
+    from typing import Protocol
+
+    class CodeSource(Protocol):
+        """Code compiled at build time (precompiled.Precompiled): None for a module it lacks."""
+
+        def code(self, source_path: str) -> CodeType | None: ...
 else:
     bx = sys.modules["_frozen_importlib_external"]  # always loaded; importing importlib.util costs ms
+
+
+# The code compiled at build time that a first start reads (precompiled.Precompiled, installed by the
+# cold start; kept here so that a warm start imports nothing more).
+PRECOMPILED: list[CodeSource] = []
 
 
 def pyc_header(mtime: float, size: int) -> bytes:
@@ -56,9 +67,11 @@ class CachingSourceLoader(bx.SourceFileLoader):
                     return code
             except (EOFError, ValueError, TypeError):
                 pass
-        code = self.source_to_code(self.get_data(source_path), source_path)
-        write_atomic(pyc_path, header + marshal.dumps(code))
-        return code
+        # a first start reads the code compiled at build time, when the pex carries it (precompiled.py)
+        built = PRECOMPILED[0].code(source_path) if PRECOMPILED else None
+        compiled: CodeType = built or self.source_to_code(self.get_data(source_path), source_path)
+        write_atomic(pyc_path, header + marshal.dumps(compiled))
+        return compiled
 
 
 class CheckedExtensionLoader(bx.ExtensionFileLoader):

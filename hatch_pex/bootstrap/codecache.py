@@ -25,8 +25,9 @@ SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file 
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
     "bytecode", "cache", "codecache", "damage", "entry", "extract", "guard", "interpreter", "isolation",
-    "launch", "locks", "log", "overlap", "pexinfo", "printable", "recheck", "record", "reexec", "report",
-    "resolve", "rootpath", "specifiers", "tags", "tools", "trust", "venvtool", "wheels", "zipcheck",
+    "launch", "locks", "log", "overlap", "pexinfo", "precompiled", "printable", "recheck", "record",
+    "reexec", "report", "resolve", "rootpath", "specifiers", "tags", "tools", "trust", "venvtool",
+    "wheels", "zipcheck",
 )  # fmt: skip
 
 

@@ -100,6 +100,11 @@ class WheelSource:
             with Region(self.fd, 0, os.fstat(self.fd).st_size).open_zip() as archive:
                 self._members = {info.filename: info for info in archive.infolist()}
 
+    def member(self, name: str) -> zipfile.ZipInfo | None:
+        """The directory entry of the member `name` of the pex, if it has one."""
+        self.open()
+        return self._members.get(name)
+
     def region(self, wheel: str, spill_dir: str) -> Region:
         """Where the bytes of `wheel` lie: in the pex itself when it is stored (the default), else in
         an unnamed file under `spill_dir` that it is inflated into first (a `compression` level)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import cache, codecache, overlap, pex_hash_of, record_path
+from . import cache, codecache, overlap, pex_hash_of, precompiled, record_path
 from .interpreter import current_facts, describe, find_fitting, fit
 from .locks import ROOT_LOCK, hold_shared, keep, lock_path, release
 from .log import BootError, env_flag, log
@@ -100,6 +100,8 @@ def _prepare_entries(
         site = None
     if site is not None:
         log(f"site {site[0]} ({len(site[1])} links)")
+    if missing:  # the modules of the entries made now have no .pyc yet
+        precompiled.install(pex, source, info, root, site)
 
     stdlib = found["stdlib"]
     codes = codecache.current()

@@ -40,7 +40,8 @@ MAX_COMMENT = 0xFFFF
 # Far beyond any real .pex (tens to a few hundred members), small enough to parse in memory.
 MAX_MEMBERS = 100_000
 MAX_DIRECTORY = 32 << 20
-WHEELS = ".deps/"
+# Wheels and bytecode bundles: laid out before the runtime's members, unseen by zipimport before 3.13.
+WHEELS = (".deps/", ".bytecode/")
 LEGACY_ZIPIMPORT = "zipimport of Python 3.9-3.12"
 ZIP64_ZIPIMPORT = "zipimport of Python 3.13+"
 ZIPFILE = "zipfile"
@@ -141,7 +142,7 @@ def _split_layout(stream: BinaryIO, size: int, end: tuple[int, ...], locator: by
     if any(not e.name.startswith(WHEELS) for e in full[:runtime_start]) or any(
         e.name.startswith(WHEELS) for e in full[runtime_start:]
     ):
-        raise LayoutError("split layout: a wheel is written after the runtime's members")
+        raise LayoutError("split layout: a wheel or bytecode bundle is written after the runtime's members")
     runtime = full[runtime_start:]
     _, _, _, small_count, small_total, directories_size, small_offset, _ = end
     members = _members(stream, full, preamble, None)
