@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections import Counter
@@ -240,10 +241,19 @@ class PexBuilder(BuilderInterface[PexBuilderConfig, Any]):
                 if name in by_name
             }
         )
+        ordered = sorted(versions, key=version_key)
+        missing = [version for version in ordered if find_python(version) is None]
+        if missing and wanted is True:
+            found = [version for version in ordered if version not in missing]
+            raise BuildError(
+                f"Field `{self.config.field('compile-bytecode')}` is true: bytecode for every CPython the "
+                f"file serves ({', '.join(ordered)}), but no CPython {', '.join(missing)} was found on this "
+                f"machine (PEX_PYTHON_PATH, PATH, pyenv or uv): install "
+                f"{'it' if len(missing) == 1 else 'them'}, or list the versions to compile"
+                + (f", e.g. compile-bytecode = {json.dumps(found)}" if found else "")
+            )
         started = time.monotonic()
-        self.app.display_waiting(
-            f"Compiling bytecode for CPython {', '.join(sorted(versions, key=version_key))}"
-        )
+        self.app.display_waiting(f"Compiling bytecode for CPython {', '.join(ordered)}")
         with self._reporter.stage("Compiling bytecode"):
             bundles = precompile.compile_bundles(
                 jobs, find_python, default_build_cache(), work_dir, self.config.field("compile-bytecode")

@@ -24,6 +24,7 @@ from filelock import FileLock
 from test_e2e_pth_bytecode import AUDITED
 
 from hatch_pex.precompile import Bundle, BytecodeError, compile_bundles, modules_of
+from hatch_pex.pythons import find_python
 
 VERSIONS = ("3.9", "3.12")
 # hp_pure's function comes from the bundle (or the source); its co_filename must be the module's file.
@@ -188,3 +189,24 @@ def test_a_wheel_member_escaping_the_entry_fails_the_build(tmp_path: Path) -> No
         archive.writestr("../../evil.py", "X = 1\n")
     with pytest.raises(BytecodeError, match=r"^w-1.0-py3-none-any.whl: "):
         modules_of(str(wheel))
+
+
+def test_true_without_an_interpreter_of_every_served_version_fails_naming_the_field(
+    tmp_path: Path, index_url: str, uv_cache: Path
+) -> None:
+    """The fixture app serves every known version (3.9 to 3.15) and the machine has CPython 3.9 to
+    3.13 only: `true` fails, says which are missing and what to write instead; nothing in dist/."""
+    project = helpers.copy_fixture_app("no-scripts-app", tmp_path)
+    helpers.configure(project, "compile-bytecode = true")
+    env = helpers.make_env(index_url, tmp_path / ".home", uv_cache=uv_cache)
+    missing = [v for v in ("3.14", "3.15") if find_python(v) is None]
+    if not missing:
+        pytest.skip("this machine has CPython 3.14 and 3.15")
+    result = helpers.hatch_build(project, env=env, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Field `tool.hatch.build.targets.pex.compile-bytecode` is true" in output, output
+    assert f"no CPython {', '.join(missing)} was found" in output, output
+    assert 'e.g. compile-bytecode = ["3.9", "3.10", "3.11", "3.12", "3.13"]' in output, output
+    assert "Traceback" not in output
+    assert helpers.built_artifacts(project) == []
