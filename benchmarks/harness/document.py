@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .contenders import APP_ARGUMENTS, APP_SCRIPT, LARGE_APP, MID_APP
+from .measure import SETTLE_SECONDS
 from .memory import BUILD_INTERVAL, START_INTERVAL
 from .report import (
     BARE_PYTHON,
@@ -46,8 +47,11 @@ METHOD = f"""\
 - Interleaved: each round starts every contender once, under both variants, in an order rotated by
   one each round. Time is `time.perf_counter()` around `subprocess.run`, i.e. fork to exit.
 - Warm start: each contender and variant keeps one `PEX_ROOT` / `SHIV_ROOT`, populated by a discarded
-  first run. First start: a new, empty `PEX_ROOT` / `SHIV_ROOT` for every run (removed afterwards,
-  outside the timing); one discarded warm-up round. The venvs have no cache: their first start is any
+  first run. First start: a new, empty `PEX_ROOT` / `SHIV_ROOT` for every run; one discarded
+  warm-up round. A round's roots are removed together after it, and the next round waits
+  {SETTLE_SECONDS} s: this machine's ext4 has no journal, and for 60 s after a removal each file
+  created scans past the freed inodes (`recently_deleted()`), which made a first start several times
+  slower right after another's root was removed. The venvs have no cache: their first start is any
   start, their cost is in the build column.
 - Bytecode: the machine this ran on sets `PYTHONDONTWRITEBYTECODE=1` globally (common in containers),
   so both variants are measured: without the variable, and with it. The venvs' bytecode is compiled at

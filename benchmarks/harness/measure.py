@@ -4,6 +4,7 @@ timeline of a first start, taken from extra runs with the runtime's PEX_VERBOSE=
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -182,15 +183,14 @@ class Timeline:
     first_beside: float
 
 
-def time_timeline(launch: Launch, variant: str, workspace: Workspace) -> Timeline | None:
-    """One timeline (None when the runtime does not log `ready in`: a `--baseline` older than it)."""
+def time_timeline(launch: Launch, variant: str, workspace: Workspace, spent: list[Path]) -> Timeline | None:
+    """One timeline (None when the runtime does not log `ready in`: a `--baseline` older than it). Its
+    runtime root goes to `spent`, removed at the end of the round (`settle`)."""
     root = workspace.fresh_dir("timeline-root")
-    try:
-        environment = {**runtime_environment(variant, root), "PEX_VERBOSE": "1"}
-        first = traced_start(launch, environment, workspace.root)
-        warm = traced_start(launch, environment, workspace.root)
-    finally:
-        remove_tree(root)
+    spent.append(root)
+    environment = {**runtime_environment(variant, root), "PEX_VERBOSE": "1"}
+    first = traced_start(launch, environment, workspace.root)
+    warm = traced_start(launch, environment, workspace.root)
     if first.ready_at is None or first.ready_in is None or warm.ready_at is None:
         return None
     return Timeline(
@@ -276,7 +276,7 @@ def measure_first_starts(
     record: StartRecord | None = None,
     timelines: Sequence[Launch] = (),
 ) -> StartRecord:
-    """Every run gets a new, empty runtime root, removed afterwards (outside the timing).
+    """Every run gets a new, empty runtime root, removed after the round (outside the timing, `settle`).
     With `warm_up`, the first round is a discarded warm-up. Given `record` (round 1 already in it,
     see `measure_warm_starts`), rounds 2 to `rounds` are added to it. Each of rounds 1 to `rounds` also
     takes one `Timeline` of each of `timelines` (the hatch-pex files) and variant, interleaved with the
@@ -288,6 +288,8 @@ def measure_first_starts(
     else:
         done = 1
     first_round = 0 if warm_up and not done else 1
+    spent: list[Path] = []
+    settle(spent)  # what the builds and the warm starts removed
     for round_number in range(first_round, rounds + 1):
         # Round 0, the warm-up, has no timelines: they are extra runs, not warmed-up first starts.
         chosen = [
@@ -299,17 +301,35 @@ def measure_first_starts(
         log(f"first starts: round {round_number}/{rounds}{kind}")
         for variant, launch, timeline in rotated(chosen, round_number):
             if timeline:
-                add_timeline(record, variant, launch, time_timeline(launch, variant, workspace))
+                add_timeline(record, variant, launch, time_timeline(launch, variant, workspace, spent))
                 continue
             root = workspace.fresh_dir("runtime-root")
-            try:
-                environment = runtime_environment(variant, root)
-                usage = start(launch, environment, workspace.root, memory)
-            finally:
-                remove_tree(root)
+            spent.append(root)
+            usage = start(launch, runtime_environment(variant, root), workspace.root, memory)
             if round_number > 0:
                 record.add(variant, launch.key, usage, memory)
+        settle(spent)
     return record
+
+
+# ext4 without a journal (this machine's root file system) does not reuse an inode freed in the last
+# 60 seconds (300 more while its inode table block is dirty): each file created meanwhile first
+# scans past them (`recently_deleted()`), up to ten times slower than on a quiet disk. A runtime root
+# removed right after its start would slow the next contender's first start down by the files it
+# held (some 20,000 for the large app). So the roots of a round are removed together after it,
+# written back (`sync`), and the next round waits until the freed inodes are old.
+SETTLE_SECONDS = 65
+
+
+def settle(spent: list[Path]) -> None:
+    """Removes the runtime roots in `spent` (and empties it), then waits out the file system's memory
+    of the freed inodes (SETTLE_SECONDS), so that no first start pays for another's removal."""
+    for root in spent:
+        remove_tree(root)
+    spent.clear()
+    os.sync()
+    log(f"first starts: waiting {SETTLE_SECONDS} s for the removed roots' inodes to become reusable")
+    time.sleep(SETTLE_SECONDS)
 
 
 def add_timeline(record: StartRecord, variant: str, launch: Launch, timeline: Timeline | None) -> None:
