@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 DEPS_DIR = ".deps"
-BATCH_BYTES = 8 << 20  # members per unpacking task: about this many bytes of the wheel
+BATCH_BYTES = 8 << 20  # members per unpacking task: about this many bytes of the wheel,
+BATCH_MEMBERS = 256  # or this many files (a wheel of small files, whose cost is creating them, is shared)
 LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 STORED, DEFLATED = (
     0,
@@ -191,7 +192,7 @@ class Plan:
         for member in self.members:
             batch.append(member)
             weight += member[0].compress_size
-            if weight >= BATCH_BYTES:
+            if weight >= BATCH_BYTES or len(batch) >= BATCH_MEMBERS:
                 yield batch
                 batch, weight = [], 0
         if batch:
