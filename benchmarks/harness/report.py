@@ -181,7 +181,7 @@ def target_rows(results: Results) -> list[list[str]]:
     rows.append(["first start ≤ shiv's", *for_variants(results.first, SHIV, 1.0)])
     if results.outcome(HATCH_PEX_COMPILED) is not None:
         compiled = for_variants(results.first, SHIV, 1.0, HATCH_PEX_COMPILED)
-        rows.append(["first start ≤ shiv's, `compile-bytecode = true`", *compiled])
+        rows.append(["first start ≤ shiv's, `compile-bytecode`", *compiled])
     width = len(measured_variants(results))
     ours, shiv = results.outcome(HATCH_PEX), results.outcome(SHIV)
     size = size_verdict(ours.size_bytes if ours else None, shiv.size_bytes if shiv else None)
