@@ -171,12 +171,13 @@ def build_with_hatch_pex_compiled(context: BuildContext, output: Path) -> Path:
     value = "true" if context.app.key != SMALL_APP.key else f'["{interpreter_version(context)}"]'
     if not app.is_dir():
         shutil.copytree(context.app.directory, app, ignore=shutil.ignore_patterns("dist", "build"))
-        text = (app / "pyproject.toml").read_text(encoding="utf-8")
-        text = text.replace("{root:parent:parent:uri}", REPO_ROOT.as_uri())
-        header = "[tool.hatch.build.targets.pex]\n"
-        assert header in text, f"{app}/pyproject.toml has no {header.strip()} table"
-        text = text.replace(header, f"{header}compile-bytecode = {value}\n", 1)
-        (app / "pyproject.toml").write_text(text, encoding="utf-8")
+    # written again on every run: a copy an earlier run left may hold another value
+    text = (context.app.directory / "pyproject.toml").read_text(encoding="utf-8")
+    text = text.replace("{root:parent:parent:uri}", REPO_ROOT.as_uri())
+    header = "[tool.hatch.build.targets.pex]\n"
+    assert header in text, f"{context.app.directory}/pyproject.toml has no {header.strip()} table"
+    text = text.replace(header, f"{header}compile-bytecode = {value}\n", 1)
+    (app / "pyproject.toml").write_text(text, encoding="utf-8")
     return hatch_build(context, app, output)
 
 
