@@ -330,10 +330,14 @@ def test_netrc_removed_when_the_build_fails(
     assert sorted(no_user_netrc.iterdir()) == [no_user_netrc / "home"]
 
 
-# A build holding credentials, in a process of its own: it says where its netrc is, then waits.
+# A build holding credentials, in a process of its own: it says where its netrc is, then waits. Its
+# SIGINT does what an interactive build's does (KeyboardInterrupt) even when the tests were started in
+# the background by a shell without job control, which leaves SIGINT ignored in every child (the build
+# then rightly keeps ignoring it, and the test would wait in vain).
 _HOLDER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from hatch_pex import credentials
     if sys.argv[1] == "file":
         credentials.memory_netrc = lambda texts: None
