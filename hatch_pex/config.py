@@ -61,6 +61,19 @@ class PexBuilderConfig(BuilderConfig):
                 raise TypeError(f"Entry #{number} of field `{self.field(key)}` must be a non-empty string")
         return [item.strip() for item in value]
 
+    def _python_version_list(self, key: str) -> list[str]:
+        """An array of known CPython minor versions ("3.12"), none twice."""
+        values = self._strings(key)
+        for value in values:
+            if value not in KNOWN_PYTHON_VERSIONS:
+                raise ValueError(
+                    f"Field `{self.field(key)}` has an unknown Python version {value!r}: "
+                    f"expected minor versions from {', '.join(KNOWN_PYTHON_VERSIONS)}"
+                )
+        if len(set(values)) != len(values):
+            raise ValueError(f"Field `{self.field(key)}` lists a version twice")
+        return values
+
     def _url(self, key: str, value: str) -> str:
         if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) and not value.startswith("/"):
             raise ValueError(f"Field `{self.field(key)}` must be a URL or an absolute path: {redact(value)}")
@@ -381,18 +394,9 @@ class PexBuilderConfig(BuilderConfig):
         key = "python-versions"
         if key not in self.target_config:
             return None
-        values = self._strings(key)
-        known = ", ".join(KNOWN_PYTHON_VERSIONS)
-        for value in values:
-            if value not in KNOWN_PYTHON_VERSIONS:
-                raise ValueError(
-                    f"Field `{self.field(key)}` has an unknown Python version {value!r}: "
-                    f"expected minor versions from {known}"
-                )
+        values = self._python_version_list(key)
         if not values:
             raise ValueError(f'Field `{self.field(key)}` must list at least one version, e.g. ["3.12"]')
-        if len(set(values)) != len(values):
-            raise ValueError(f"Field `{self.field(key)}` lists a version twice")
         admitted = served_versions(self.interpreter_constraints, values)
         excluded = [v for v in values if v not in admitted]
         if excluded:
@@ -415,15 +419,7 @@ class PexBuilderConfig(BuilderConfig):
                 f'Field `{self.field(key)}` must be true, false or an array of Python versions (["3.12"]), '
                 f"not {value!r}"
             )
-        values = self._strings(key)
-        for value in values:
-            if value not in KNOWN_PYTHON_VERSIONS:
-                raise ValueError(
-                    f"Field `{self.field(key)}` has an unknown Python version {value!r}: "
-                    f"expected minor versions from {', '.join(KNOWN_PYTHON_VERSIONS)}"
-                )
-        if len(set(values)) != len(values):
-            raise ValueError(f"Field `{self.field(key)}` lists a version twice")
+        values = self._python_version_list(key)
         served = served_versions(self.interpreter_constraints, self.python_versions)
         unserved = [v for v in values if v not in served]
         if unserved:

@@ -23,6 +23,7 @@ from . import buildcache
 from .archive import BYTECODE_DIR, Member
 from .bootstrap.extract import target_path
 from .bootstrap.log import BootError
+from .resolve import sha256_of
 
 PEX_INFO_KEY = "bytecode"
 # The bundles' layout: one member per module, named like the source's path in the cache entry,
@@ -146,23 +147,13 @@ def _bundle(python: str, wheel: str, sha256: str, cache: str | None, work_dir: s
     if not isinstance(described, dict):
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise BytecodeError(f"compiling {os.path.basename(wheel)} with {python} failed: {last}")
-    digest = _sha256(output)
+    digest = sha256_of(output)
     if cache and identity:
         output = (
             buildcache.store_bytecode(cache, sha256, identity, BUNDLE_FORMAT, output, digest, described)
             or output
         )
     return Bundle(os.path.basename(wheel), described["cache_tag"], described["magic"], output, digest)
-
-
-def _sha256(path: str) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def members(bundles: Sequence[Bundle]) -> list[Member]:
