@@ -170,6 +170,36 @@ def _add_bulk(project: Path) -> None:
     (bulk / "__init__.py").write_text("")
     for n in range(BULK_MODULES):
         (bulk / f"m{n:04d}.py").write_text(f"VALUE = {n}\n")
+    (project / "no_scripts_app" / "waits_for_ahead.py").write_text(WAITS_FOR_AHEAD)
+    names = ", ".join(f"m{n:04d}" for n in range(BULK_MODULES))
+    (project / "no_scripts_app" / "never_imports.py").write_text(NEVER_IMPORTS.format(names=names))
+
+
+# Entry modules (PEX_MODULE) of the compile-ahead tests (ahead.py). The first waits for the extractor
+# to write the .pyc of a module it imports further down, which nothing imported yet, then imports it;
+# the second names every bulk module in an import it never runs, and ends as soon as the extractor
+# compiled the first (the bulk package), while the walk has thousands of modules to go.
+WAITS_FOR_AHEAD = """
+import json, os, sys, time
+pyc = os.path.join(os.path.dirname(__file__), "bulk", "__pycache__", f"m2999.{sys.implementation.cache_tag}.pyc")
+deadline = time.monotonic() + 60
+while not os.path.exists(pyc) and time.monotonic() < deadline:
+    time.sleep(0.01)
+before = os.stat(pyc).st_ino if os.path.exists(pyc) else None
+import no_scripts_app.bulk.m2999 as m
+print(json.dumps({"ahead": before is not None, "read": os.stat(pyc).st_ino == before, "value": m.VALUE,
+                  "cached": m.__cached__ == pyc}))
+"""
+NEVER_IMPORTS = """
+import os, time
+pycache = os.path.join(os.path.dirname(__file__), "bulk", "__pycache__")
+deadline = time.monotonic() + 60
+while not (os.path.isdir(pycache) and os.listdir(pycache)) and time.monotonic() < deadline:
+    time.sleep(0.005)
+if os.environ.get("HP_NEVER_SET"):
+    from no_scripts_app.bulk import ({names})
+print("walking" if os.path.isdir(pycache) else "no walk")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -522,6 +552,79 @@ def test_an_import_during_the_extraction_gets_the_whole_distribution(
     again = ok(helpers.run_pex(bulky, "-c", DURING_EXTRACTION, str(entry), python=python, env=run_env))
     assert "warm start" in again.stderr
     assert json.loads(again.stdout.splitlines()[-1])["early"] is True
+
+
+def running_in_group(group: int) -> list[int]:
+    """The processes of process group `group` that still run (an exited one that nobody reaped yet, a
+    zombie, does not: PID 1 of some containers never reaps the orphans it inherits)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+                found.append(int(stat.parent.name))
+    return found
+
+
+needs_two_cores = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="the extractor compiles ahead only with a core of its own"
+)
+
+
+@needs_two_cores
+def test_the_extractor_compiles_ahead_of_the_application(
+    bulky: Path, python: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Once every entry is in place, the extractor compiles the modules the entry point's module
+    imports, before the application gets there (ahead.py): the application finds the .pyc of a module
+    nothing imported yet and reads it, as CachingSourceLoader writes and checks it; the next start is
+    warm and reads it too."""
+    root = tmp_path / "root"
+    run_env = with_env(env, PEX_ROOT=root, PEX_VERBOSE="2", PEX_MODULE="no_scripts_app.waits_for_ahead")
+    result = ok(helpers.run_pex(bulky, python=python, env=run_env))
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "ahead": True,
+        "read": True,  # the import read the extractor's .pyc: compiling would have written a new file
+        "value": BULK_MODULES - 1,
+        "cached": True,
+    }
+    assert re.search(r"compiled [1-9]\d* modules ahead of the application", result.stderr), result.stderr
+    assert_complete(root)
+    again = ok(helpers.run_pex(bulky, python=python, env=run_env))
+    assert "warm start" in again.stderr
+    assert json.loads(again.stdout.splitlines()[-1])["read"] is True
+
+
+@needs_two_cores
+def test_the_start_does_not_wait_for_the_compilation_ahead(
+    bulky: Path, python: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """An application that ends while the extractor still compiles ahead of it (here, the bulk modules
+    an import it never runs names) asks it to stop: the extractor stops after the module at hand and
+    has ended when the start returns (nothing of the start's process group runs, nothing is written
+    after), and the cache is whole."""
+    root = tmp_path / "root"
+    run_env = with_env(env, PEX_ROOT=root, PEX_VERBOSE="2", PEX_MODULE="no_scripts_app.never_imports")
+    process = subprocess.Popen(
+        [str(python), str(bulky)],
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert stdout.split() == ["walking"]
+    assert running_in_group(process.pid) == []  # the extractor (same process group) has ended too
+    found = re.search(r"compiled (\d+) modules ahead of the application", stderr)
+    assert found and 0 < int(found.group(1)) < BULK_MODULES, stderr
+    pycache = root / "installs" / sha_of(bulky, "no_scripts_app") / "no_scripts_app" / "bulk" / "__pycache__"
+    written = sorted(pycache.iterdir()) if pycache.exists() else []
+    time.sleep(0.5)
+    assert (sorted(pycache.iterdir()) if pycache.exists() else []) == written
+    assert_complete(root)
+    assert "warm start" in ok(helpers.run_pex(bulky, python=python, env=run_env)).stderr
 
 
 def test_damaged_entries_are_rebuilt(

@@ -20,6 +20,7 @@ import pytest
 
 import hatch_pex.bootstrap as boot
 from hatch_pex.bootstrap import (
+    ahead,
     bytecode,
     cache,
     entry,
@@ -376,9 +377,9 @@ def test_what_an_import_waits_for_during_the_extraction(tmp_path: Path) -> None:
     names = [(entries[w], [relative for _, relative in p.members]) for p, w in plans]
     _, links = cache.site_plan(names)
     read, write = os.pipe()
-    beside = overlap.Beside(
-        str(root), read, entries, plans, [(link, os.path.dirname(target)) for link, target in links.items()]
-    )
+    stop_read, stop_write = os.pipe()
+    pairs = [(link, os.path.dirname(target)) for link, target in links.items()]
+    beside = overlap.Beside(str(root), (read, stop_write), entries, plans, pairs)
     assert beside.closure[wheel["nat"]] == {wheel["nat"], wheel["dep_one"]}
     assert beside.closure[wheel["app"]] == {wheel["app"]}
     assert beside.modules["nat"] == {wheel["nat"]} and beside.modules["ns"] == {wheel["app"]}
@@ -396,6 +397,8 @@ def test_what_an_import_waits_for_during_the_extraction(tmp_path: Path) -> None:
     with pytest.raises(ImportError, match=rf"import dep_two: {wheel['dep_two']} could not be extracted"):
         beside.wait(beside.closure[wheel["dep_two"]], "import dep_two")
     os.close(read)
+    os.close(stop_write)
+    os.close(stop_read)
     source.close()
 
 
@@ -1165,3 +1168,83 @@ def test_guard_finds_the_manifest_of_a_path(tmp_path: Path) -> None:
     assert guard.missing(f"{site}/pkg", "gone") == (str(first), "pkg/gone.py is missing")
     assert guard.missing(site, "pkg") == (str(first), "pkg/__init__.py is missing")
     assert guard.missing(f"{site}/pkg", "never") is None and guard.missing(site, "json") is None
+
+
+# --------------------------------------------------------------------------------------------------
+# Compiling ahead of the application (ahead.py)
+# --------------------------------------------------------------------------------------------------
+
+AHEAD_SOURCE = """
+import os, a.b.c as q
+from x.y import z, w
+from . import sibling
+from .mod import f
+from ..up import g
+try:
+    import json
+except ImportError:
+    pass
+def later():
+    import never_followed
+"""
+
+
+def test_the_import_scanner_reads_module_level_imports_in_order() -> None:
+    """Absolute names in the order the code imports them; `from m import n` gives m then m.n; relative
+    imports resolved against the package; a function's imports left out (they run later, if ever)."""
+    code = compile(AHEAD_SOURCE, "t.py", "exec")
+    assert ahead.ImportScanner().imports(code, "pkg.sub") == [
+        "os", "a.b.c", "x.y", "x.y.z", "x.y.w", "pkg.sub", "pkg.sub.sibling", "pkg.sub.mod",
+        "pkg.sub.mod.f", "pkg.up", "pkg.up.g", "json",
+    ]  # fmt: skip
+    assert ahead.ImportScanner().imports(compile("from ... import x", "t.py", "exec"), "top") == []
+
+
+def test_the_walk_compiles_in_import_order_as_the_loader_would(tmp_path: Path) -> None:
+    """Depth first as Python runs imports (a package before its modules, a module's imports before its
+    next statement); each .pyc is the one CachingSourceLoader reads back; a .pyc already there is read,
+    not rewritten; a module that does not compile is left to the application; `stopped` ends the walk."""
+    site = tmp_path / "site"
+    (site / "app").mkdir(parents=True)
+    (site / "app" / "__init__.py").write_text("")
+    (site / "app" / "main.py").write_text("import os\nfrom app import first\nimport second\nimport broken\n")
+    (site / "app" / "first.py").write_text("from . import deep\n")
+    (site / "app" / "deep.py").write_text("VALUE = 1\n")
+    (site / "second.py").write_text("import app.first\n")
+    (site / "broken.py").write_text("def (:\n")
+    order: list[str] = []
+    real = ahead._compiled
+
+    def spy(path: str) -> tuple[types.CodeType, bool] | None:
+        order.append(os.path.relpath(path, site))
+        return real(path)
+
+    ahead._compiled = spy  # type: ignore[assignment]
+    try:
+        assert list(ahead._walk(str(site), "app.main", lambda: False)) == [True] * 5
+        assert order == [
+            "app/__init__.py", "app/main.py", "app/first.py", "app/deep.py", "second.py", "broken.py",
+        ]  # fmt: skip
+        order.clear()
+        assert list(ahead._walk(str(site), "app.main", lambda: False)) == [False] * 5  # read back
+        calls: list[int] = []
+        assert (
+            list(ahead._walk(str(site), "app.main", lambda: calls.append(1) or len(calls) > 2)) == [False] * 2
+        )
+    finally:
+        ahead._compiled = real  # type: ignore[assignment]
+    sys.path.insert(0, str(site))
+    sys.path_hooks.insert(0, path_hook(str(site)))
+    sys.path_importer_cache.pop(str(site), None)
+    try:
+        deep = str(site / "app" / "deep.py")
+        loader = CachingSourceLoader("app.deep", deep)
+        pyc = importlib.util.cache_from_source(deep)
+        inode = os.stat(pyc).st_ino
+        assert loader.get_code("app.deep").co_filename == deep
+        assert os.stat(pyc).st_ino == inode  # read, not compiled and written again
+    finally:
+        sys.path.remove(str(site))
+        sys.path_hooks.pop(0)
+        sys.path_importer_cache.pop(str(site), None)
+    assert not os.path.exists(importlib.util.cache_from_source(str(site / "broken.py")))

@@ -24,23 +24,33 @@ PACKAGE = __name__.rpartition(".")[0]
 SOURCES_KEY = "sources"  # the digest of the sources compiled, kept in the file beside the code
 # Every module of the runtime but __init__ and main_stub (tests/test_runtime_unit.py checks the list).
 RUNTIME_MODULES = (
-    "bytecode", "cache", "codecache", "damage", "entry", "extract", "guard", "interpreter", "isolation",
-    "launch", "locks", "log", "overlap", "pexinfo", "precompiled", "printable", "recheck", "record",
-    "reexec", "report", "resolve", "rootpath", "specifiers", "tags", "tools", "trust", "venvtool",
-    "wheels", "zipcheck",
+    "ahead", "bytecode", "cache", "codecache", "damage", "entry", "extract", "guard", "interpreter",
+    "isolation", "launch", "locks", "log", "overlap", "pexinfo", "precompiled", "printable", "recheck",
+    "record", "reexec", "report", "resolve", "rootpath", "specifiers", "tags", "tools", "trust",
+    "venvtool", "wheels", "zipcheck",
 )  # fmt: skip
 
 
+SOURCES: list[tuple[dict[str, bytes], str]] = []  # read and hashed once per process (~2 ms a time)
+
+
 def sources() -> dict[str, bytes]:
-    return {name: ZIP.get_data(f".bootstrap/{PACKAGE}/{name}.py") for name in RUNTIME_MODULES}
+    return _read()[0]
 
 
-def sources_digest(texts: dict[str, bytes]) -> str:
-    return short_hash(b"\0".join(texts[name] for name in RUNTIME_MODULES))
+def sources_digest() -> str:
+    return _read()[1]
 
 
-def path(root: str, texts: dict[str, bytes]) -> str:
-    return os.path.join(root, "code", f"{sys.implementation.cache_tag}-{sources_digest(texts)}")
+def _read() -> tuple[dict[str, bytes], str]:
+    if not SOURCES:
+        texts = {name: ZIP.get_data(f".bootstrap/{PACKAGE}/{name}.py") for name in RUNTIME_MODULES}
+        SOURCES.append((texts, short_hash(b"\0".join(texts[name] for name in RUNTIME_MODULES))))
+    return SOURCES[0]
+
+
+def path(root: str) -> str:
+    return os.path.join(root, "code", f"{sys.implementation.cache_tag}-{sources_digest()}")
 
 
 def compile_all(texts: dict[str, bytes]) -> dict[str, CodeType]:
@@ -101,11 +111,10 @@ def install(roots: list[str]) -> None:
     The roots are checked and resolved already (cache_roots: nothing is read from a refused one). The
     file must be ours (as trust.open_owned checks, written out here: this runs before the runtime's
     other modules are available) and name the sources it was compiled from."""
-    texts = sources()
-    digest = sources_digest(texts)
+    digest = sources_digest()
     for root in roots:
         try:
-            fd = os.open(path(root, texts), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path(root), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
             continue
         try:
@@ -124,7 +133,6 @@ def save(root: str, codes: dict[str, CodeType]) -> None:
     """Writes the code cache for this runtime under root when it is not there yet."""
     from .bytecode import write_atomic
 
-    texts = sources()
-    target = path(root, texts)
+    target = path(root)
     if not os.path.exists(target):
-        write_atomic(target, marshal.dumps({**codes, SOURCES_KEY: sources_digest(texts)}))
+        write_atomic(target, marshal.dumps({**codes, SOURCES_KEY: sources_digest()}))

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 WAKE_EVERY_SECONDS = 0.05  # a process the application forked has no wake-up of its own: it looks this often
 READY = b"L"  # the extractor holds the prune lock
 IN_PLACE = b"."  # one more entry is in installs/
+STOP = b"S"  # to the extractor: the start is ending, stop compiling ahead of it
 
 
 def possible() -> bool:
@@ -99,11 +100,17 @@ class Beside:
     hatch_pex_overlap = True
 
     def __init__(
-        self, root: str, fd: int, entries: dict[str, str], plans: Sequence[tuple[Plan, str]], links: Links
+        self,
+        root: str,
+        fds: tuple[int, int],
+        entries: dict[str, str],
+        plans: Sequence[tuple[Plan, str]],
+        links: Links,
     ) -> None:
-        """`entries`: {wheel: its installs/ directory} of the wheels being extracted; `links`: (site
-        link, the entry it leads into) of the whole site."""
-        self.root, self.fd, self.gone = root, fd, False
+        """`fds`: the pipe from the extractor, and the one to it (ahead.py: a byte asks it to stop
+        compiling); `entries`: {wheel: its installs/ directory} of the wheels being extracted; `links`:
+        (site link, the entry it leads into) of the whole site."""
+        self.root, (self.fd, self.stop_fd), self.gone = root, fds, False
         self.owner = os.getpid()  # the start: a process the application forks has a pid of its own
         self.pending = dict(entries)
         by_entry = {entry: wheel for wheel, entry in entries.items()}
@@ -204,9 +211,15 @@ class Beside:
         return bool(readable)
 
     def at_exit(self) -> None:
-        """The start does not end before the extractor does: the cache is complete when it returns."""
+        """The start does not end before the extractor does: the cache is complete when it returns. An
+        extractor compiling ahead of the application (ahead.py) is asked to stop, and stops after the
+        module at hand."""
         if os.getpid() != self.owner or self.gone:
             return  # a process the application forked: the start's own process waits
+        try:  # noqa: SIM105
+            os.write(self.stop_fd, STOP)
+        except OSError:
+            pass  # it is gone already
         started = time.perf_counter()
         try:
             while self._sleep(0.0) and not self.gone:
@@ -227,42 +240,49 @@ def start(
     workers: int,
     finish: Callable[[dict[str, Manifest]], None],
     links: Links,
+    ahead: tuple[str, str] | None = None,
 ) -> Beside | None:
     """Starts the extractor of `plans` (cache.plan_extraction), which calls `finish({wheel: manifest})`
-    once every entry is in place; returns once it holds the prune lock (the caller may let go of its
-    own then), with the finder installed first on sys.meta_path. None when it could not be started
-    (the caller extracts `plans` itself)."""
+    once every entry is in place, then, given `ahead` (the site directory and the module the
+    application imports first), compiles ahead of the application (ahead.py); returns once it holds
+    the prune lock (the caller may let go of its own then), with the finder installed first on
+    sys.meta_path. None when it could not be started (the caller extracts `plans` itself)."""
     import atexit
 
     entries = {wheel: os.path.join(root, "installs", source.distributions[wheel]) for _, wheel in plans}
     for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
         stream.flush()
     read_fd, write_fd = os.pipe()
+    stop_read, stop_write = os.pipe()  # not inherited by what the application executes (O_CLOEXEC)
     try:
         pid = os.fork()
     except OSError as exc:  # no more processes: this one extracts, before the application
         log(f"cannot start the extraction beside the application ({exc}); extracting first")
-        os.close(read_fd)
-        os.close(write_fd)
+        for fd in (read_fd, write_fd, stop_read, stop_write):
+            os.close(fd)
         return None
     if pid == 0:  # pragma: no cover - the extractor's side runs in the forked processes
         try:
             os.close(read_fd)
+            os.close(stop_write)
             if os.fork() == 0:
-                _extract(root, plans, source, workers, write_fd, finish)
+                _extract(root, plans, source, workers, (write_fd, stop_read), finish, ahead)
         finally:
             os._exit(0)
     os.close(write_fd)
+    os.close(stop_read)
     os.waitpid(pid, 0)
     try:
         ready = os.read(read_fd, 1)  # READY, or b"" when the second fork failed
-        beside = Beside(root, read_fd, entries, plans, links)
+        beside = Beside(root, (read_fd, stop_write), entries, plans, links)
     except BaseException:
         os.close(read_fd)
+        os.close(stop_write)
         raise
     if ready != READY:
         log("the extraction beside the application did not start; extracting first")
         os.close(read_fd)
+        os.close(stop_write)
         return None
     log(f"extracting {len(plans)} wheels beside the application")
     sys.meta_path.insert(0, beside)
@@ -275,10 +295,12 @@ def _extract(  # pragma: no cover - runs in the forked extractor
     plans: Sequence[tuple[Plan, str]],
     source: WheelSource,
     workers: int,
-    fd: int,
+    fds: tuple[int, int],
     finish: Callable[[dict[str, Manifest]], None],
+    ahead: tuple[str, str] | None,
 ) -> None:
     started = time.perf_counter()
+    fd, stop_fd = fds
     code = 1
     try:
         null = os.open(os.devnull, os.O_RDWR)  # it reads nothing and writes only errors (and logs)
@@ -298,6 +320,11 @@ def _extract(  # pragma: no cover - runs in the forked extractor
         finish(manifests)
         log(f"extracted {len(plans)} wheels beside the application in {since(started)}", 2)
         code = 0
+        if ahead is not None:
+            from .ahead import compile_ahead, stop_requested, worthwhile  # compiled here, not in the start
+
+            if worthwhile():
+                compile_ahead(*ahead, lambda: stop_requested(stop_fd))
     except KeyboardInterrupt:
         code = 130
     except BootError as exc:

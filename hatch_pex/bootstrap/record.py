@@ -37,7 +37,7 @@ def warm_code(codes: dict[str, CodeType]) -> bytes:
 
 
 def build(
-    codes: dict[str, CodeType],
+    codes: dict[str, CodeType] | None,
     raw: bytes,
     root: str,
     stdlib: Sequence[str],
@@ -49,7 +49,8 @@ def build(
     site: tuple[str, dict[str, str]] | None = None,
     inject_args: Sequence[str] = (),
 ) -> dict[str, object]:
-    """`site`: (its directory, {link: the entry directory it leads into}), as cache.ensure_site made it."""
+    """`site`: (its directory, {link: the entry directory it leads into}), as cache.ensure_site made it.
+    `codes` None: a record for this process only, never saved (save refuses it), without the code."""
     if site is not None:  # the merged directory is the one sys.path entry; its .pth files are processed
         pth = [
             os.path.join(site[0], name)
@@ -89,7 +90,7 @@ def build(
         "inject_args": tuple(inject_args),
         "project": project,
         # nested so that any Python version can read the rest (cache prune reads every record)
-        "code": warm_code(codes),
+        "code": warm_code(codes) if codes is not None else None,
     }
 
 
@@ -112,7 +113,7 @@ def save(record: dict[str, object]) -> str | None:
     """Writes the record next to its cache entries; None when the pex has no pex_hash or it failed."""
     raw = record["pexinfo"]
     pex_hash = pex_hash_of(raw) if isinstance(raw, bytes) else None
-    if pex_hash is None or not isinstance(raw, bytes):
+    if pex_hash is None or not isinstance(raw, bytes) or not isinstance(record["code"], bytes):
         return None
     path = record_path(str(record["root"]), raw, pex_hash)
     return path if write_atomic(path, marshal.dumps(record)) else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from . import cache, codecache, overlap, pex_hash_of, precompiled, record_path
+from . import cache, codecache, overlap, pex_hash_of, record_path
 from .interpreter import current_facts, describe, find_fitting, fit
 from .locks import ROOT_LOCK, hold_shared, keep, lock_path, release
 from .log import BootError, env_flag, log
@@ -17,6 +17,7 @@ from .trust import make_dirs
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import CodeType
 
     from .cache import Manifest
     from .extract import Plan, WheelSource
@@ -102,16 +103,17 @@ def _prepare_entries(
         site = None
     if site is not None:
         log(f"site {site[0]} ({len(site[1])} links)")
-    if missing:  # the modules of the entries made now have no .pyc yet
+    if missing and info.data.get("bytecode"):  # precompiled.PEX_INFO_KEY: compiled only if used
+        from . import precompiled  # the modules of the entries made now have no .pyc yet
+
         precompiled.install(pex, source, info, root, site)
 
     stdlib = found["stdlib"]
-    codes = codecache.current()
-    codecache.save(root, codes)
 
-    def make_record(done: dict[str, Manifest]) -> dict[str, object]:
+    def make_record(done: dict[str, Manifest], saved: bool = True) -> dict[str, object]:
+        """The warm record; `saved=False`: only this process's copy, without the runtime's code."""
         return build(
-            codes,
+            runtime_code(root) if saved else None,
             raw,
             root,
             [str(p) for p in stdlib] if isinstance(stdlib, (list, tuple)) else [],
@@ -127,7 +129,7 @@ def _prepare_entries(
     beside = plans and _beside(root, raw, info.entry_point, plans, source, workers, site, make_record)
     if isinstance(beside, str):
         path = beside
-        record = make_record({})
+        record = make_record({}, saved=False)
         # the guard reads the manifests of the entries being extracted from installs/ (guard.py)
         record["entries"] = tuple(
             (directory, wheel, b"" if wheel in names else blob)
@@ -152,6 +154,16 @@ def _prepare_entries(
         log(f"could not write the warm record under {root}/pexes: the next start is cold again")
     record["path"], record["mtime"] = path, float("inf")
     return record
+
+
+def runtime_code(root: str) -> dict[str, CodeType]:
+    """The runtime's code for the warm record, also kept in the code cache for the cold starts of
+    other pexes. On the first start under an interpreter it is compiled from the sources (~60 ms on two
+    cores): with the extraction beside the application, the extractor does it once the entries are in
+    place (its `finish`), off the start's path."""
+    codes = codecache.current()
+    codecache.save(root, codes)
+    return codes
 
 
 def _is_pth(name: str) -> bool:
@@ -190,19 +202,23 @@ def _beside(
         if written:
             log(f"wrote warm record {written}", 2)
 
-    beside = overlap.start(root, plans, source, workers, finish, site[1].items() if site else ())
+    # the module of the entry point, imported first
+    target = "" if env_flag("PEX_INTERPRETER") else os.environ.get("PEX_MODULE") or entry_point or ""
+    module = target.partition(":")[0].partition("[")[0].strip()
+    whole = site is None or bool(os.environ.get("PEX_SCRIPT"))  # entries on sys.path, or a script looked for
+    ahead = (site[0], module) if site is not None and module and not whole else None
+    links = site[1].items() if site else ()
+    beside = overlap.start(root, plans, source, workers, finish, links, ahead)
     if beside is None:
         return None
     source.close()
     try:
-        if site is None or os.environ.get("PEX_SCRIPT"):  # the entries on sys.path, or a script looked for
+        if whole:
             beside.wait(beside.closure, "the start")
             return path
         # the .pth files are processed before the application runs (isolation.py)
         beside.wait({wheel for link, wheel in beside.links.items() if _is_pth(link)}, "the .pth files")
-        # the module of the entry point, imported first: an entry that could not be made fails the start
-        target = "" if env_flag("PEX_INTERPRETER") else os.environ.get("PEX_MODULE") or entry_point or ""
-        module = target.partition(":")[0].partition("[")[0].strip()
+        # an entry that could not be made fails the start
         beside.wait_for_modules([module] if module else [], f"the entry point {module}")
     except overlap.ExtractionFailed as exc:
         raise BootError(str(exc).removeprefix("hatch-pex: ")) from None
