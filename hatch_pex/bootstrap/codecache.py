@@ -3,8 +3,9 @@
 zipimport caches no bytecode: a cold start would compile ~2,400 lines of runtime from the zip (~50 ms).
 Instead the first cold start under an interpreter writes `$PEX_ROOT/code/<cache tag>-<hash of the
 sources>` (marshal {module: code}) and later cold starts, of any pex with the same runtime, load it and
-serve the runtime's modules from it through a meta path finder. Warm starts do not use this file: their
-record carries the code they need.
+serve the runtime's modules from it through a meta path finder; without it, the same finder compiles
+each module from its source when first imported. Warm starts do not use this file: their record
+carries the code they need.
 """
 
 from __future__ import annotations
@@ -75,24 +76,37 @@ def compile_all(texts: dict[str, bytes]) -> dict[str, CodeType]:
 
 
 def current() -> dict[str, CodeType]:
-    """The runtime's code: from the finder install() put in place, else compiled now."""
+    """The runtime's code, every module of it: from the finder install() put in place (what it has not
+    compiled yet compiled now), else compiled now."""
     for finder in sys.meta_path:
         if isinstance(finder, CodeFinder):
+            if finder.from_sources:
+                texts = sources()
+                missing = {
+                    name: texts[name] for name in RUNTIME_MODULES if f"{PACKAGE}.{name}" not in finder.codes
+                }
+                finder.codes.update(compile_all(missing))
             return finder.codes
     return compile_all(sources())
 
 
 class CodeFinder:
     """Meta path finder serving the runtime's modules from compiled code (removed by launch.py before
-    the application runs)."""
+    the application runs). `from_sources`: no code cache was found, and each module is compiled from
+    its source when first imported. zipimport would compile it twice: its find_spec compiles a module
+    to name its file (get_filename), and get_code compiles it again (~50 ms of a first start)."""
 
     hatch_pex_code_cache = True
 
-    def __init__(self, codes: dict[str, CodeType]) -> None:
-        self.codes = codes
+    def __init__(self, codes: dict[str, CodeType], from_sources: bool = False) -> None:
+        self.codes, self.from_sources = codes, from_sources
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> ModuleSpec | None:
         code = self.codes.get(fullname)
+        if code is None and self.from_sources and fullname.startswith(f"{PACKAGE}."):
+            name = fullname[len(PACKAGE) + 1 :]
+            if name in RUNTIME_MODULES:
+                code = self.codes[fullname] = compile_all({name: sources()[name]})[fullname]
         if code is None:
             return None
         spec = type(__spec__)(fullname, self, origin=code.co_filename)  # type: ignore[arg-type]
@@ -107,7 +121,7 @@ class CodeFinder:
 
 
 def install(roots: list[str]) -> None:
-    """Serves the runtime from the code cache of the first root that has it (nothing when none has).
+    """Serves the runtime from the code cache of the first root that has it, else from its sources.
     The roots are checked and resolved already (cache_roots: nothing is read from a refused one). The
     file must be ours (as trust.open_owned checks, written out here: this runs before the runtime's
     other modules are available) and name the sources it was compiled from."""
@@ -127,6 +141,7 @@ def install(roots: list[str]) -> None:
         if isinstance(codes, dict) and codes.pop(SOURCES_KEY, None) == digest:
             sys.meta_path.insert(0, CodeFinder(codes))
             return
+    sys.meta_path.insert(0, CodeFinder({}, from_sources=True))
 
 
 def save(root: str, codes: dict[str, CodeType]) -> None:
